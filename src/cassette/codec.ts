@@ -1,0 +1,257 @@
+/**
+ * YAML ⇄ cassette types. Reading accepts both go-vcr v4 styles (every key written, or empty keys
+ * omitted) and checks types the way Go's decoder would; writing emits go-vcr's key order with empty
+ * optional keys omitted, `!!binary` for bodies that are not UTF-8, and one block per interaction so
+ * that a store can append without re-serialising what it already wrote.
+ */
+import { CORE_SCHEMA, binaryTag, dump, load } from 'js-yaml';
+import { ProxyError } from '../errors.js';
+import {
+  CASSETTE_VERSION,
+  EXTENSION_KEY,
+  type Body,
+  type Cassette,
+  type CassetteRequest,
+  type CassetteResponse,
+  type HeaderMap,
+  type Interaction,
+  type ProxyExtension,
+} from './types.js';
+
+const SCHEMA = CORE_SCHEMA.withTags(binaryTag);
+
+export const CASSETTE_PREAMBLE = `---\nversion: ${CASSETTE_VERSION}\n`;
+
+/** Text of a whole cassette file made of already serialised interaction blocks. */
+export function cassetteText(blocks: readonly string[]): string {
+  return blocks.length === 0 ? `${CASSETTE_PREAMBLE}interactions: []\n` : `${CASSETTE_PREAMBLE}interactions:\n${blocks.join('')}`;
+}
+
+/** One interaction as a YAML sequence item (`- id: …`), ending in a newline. */
+export function serializeInteraction(interaction: Interaction): string {
+  return dump([orderedInteraction(interaction)], { lineWidth: -1, noRefs: true, schema: SCHEMA });
+}
+
+/** Parses and checks a cassette; every error names the file and, for YAML, the line. */
+export function parseCassette(text: string, file: string): Cassette {
+  let doc: unknown;
+  try {
+    // go-vcr never writes aliases; refusing them defuses alias bombs ("billion laughs").
+    doc = load(text, { schema: SCHEMA, filename: file, maxAliases: 0 });
+  } catch (err) {
+    throw new ProxyError('cassette_invalid', `cassette ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  const check = new Checker(file);
+  const top = check.mapping(doc, 'the document');
+  if (top.version !== CASSETTE_VERSION) {
+    throw new ProxyError(
+      'cassette_invalid',
+      `cassette ${file} has version ${JSON.stringify(top.version ?? null)}; only go-vcr format version 2 (an unquoted integer) is supported`,
+    );
+  }
+  const list = top.interactions ?? [];
+  if (!Array.isArray(list)) check.fail('interactions', 'must be a list');
+  return {
+    version: CASSETTE_VERSION,
+    interactions: (list as unknown[]).map((item, index) => check.interaction(item, `interactions[${index}]`, index)),
+  };
+}
+
+type YamlMap = Record<string, unknown>;
+
+/** Reads one YAML tree into typed values; missing optional keys become empty, like Go's zero values. */
+class Checker {
+  constructor(private readonly file: string) {}
+
+  fail(path: string, problem: string): never {
+    throw new ProxyError('cassette_invalid', `cassette ${this.file}: ${path} ${problem}`);
+  }
+
+  mapping(value: unknown, path: string): YamlMap {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+      this.fail(path, 'must be a mapping');
+    }
+    return value as YamlMap;
+  }
+
+  interaction(value: unknown, path: string, index: number): Interaction {
+    const map = this.mapping(value, path);
+    const id = map.id === undefined ? index : this.int(map, 'id', path);
+    const result: Interaction = {
+      id,
+      request: this.request(this.mapping(map.request, `${path}.request`), `${path}.request`),
+      response: this.response(this.mapping(map.response, `${path}.response`), `${path}.response`),
+    };
+    const extension = this.extension(map[EXTENSION_KEY], `${path}.${EXTENSION_KEY}`);
+    if (extension) result[EXTENSION_KEY] = extension;
+    return result;
+  }
+
+  private request(map: YamlMap, path: string): CassetteRequest {
+    const method = this.str(map, 'method', path);
+    const url = this.str(map, 'url', path);
+    if (!method) this.fail(`${path}.method`, 'is missing');
+    if (!url) this.fail(`${path}.url`, 'is missing');
+    return {
+      proto: this.str(map, 'proto', path),
+      proto_major: this.int(map, 'proto_major', path),
+      proto_minor: this.int(map, 'proto_minor', path),
+      content_length: this.int(map, 'content_length', path),
+      transfer_encoding: this.strings(map.transfer_encoding, `${path}.transfer_encoding`),
+      trailer: this.headers(map.trailer, `${path}.trailer`),
+      host: this.str(map, 'host', path),
+      remote_addr: this.str(map, 'remote_addr', path),
+      request_uri: this.str(map, 'request_uri', path),
+      body: this.body(map, path),
+      form: this.headers(map.form, `${path}.form`),
+      headers: this.headers(map.headers, `${path}.headers`),
+      url,
+      method,
+    };
+  }
+
+  private response(map: YamlMap, path: string): CassetteResponse {
+    if (map.code === undefined) this.fail(`${path}.code`, 'is missing');
+    const duration = this.str(map, 'duration', path);
+    return {
+      proto: this.str(map, 'proto', path),
+      proto_major: this.int(map, 'proto_major', path),
+      proto_minor: this.int(map, 'proto_minor', path),
+      transfer_encoding: this.strings(map.transfer_encoding, `${path}.transfer_encoding`),
+      trailer: this.headers(map.trailer, `${path}.trailer`),
+      content_length: this.int(map, 'content_length', path),
+      uncompressed: this.bool(map, 'uncompressed', path),
+      body: this.body(map, path),
+      headers: this.headers(map.headers, `${path}.headers`),
+      status: this.str(map, 'status', path),
+      code: this.int(map, 'code', path),
+      duration: duration || '0s',
+    };
+  }
+
+  private extension(value: unknown, path: string): ProxyExtension | undefined {
+    if (value === undefined || value === null) return undefined;
+    const map = this.mapping(value, path);
+    const offsets = map.event_offsets_ms;
+    if (offsets === undefined || offsets === null) return {};
+    if (!Array.isArray(offsets) || offsets.some((n) => typeof n !== 'number' || !Number.isFinite(n) || n < 0)) {
+      this.fail(`${path}.event_offsets_ms`, 'must be a list of non-negative numbers');
+    }
+    return { event_offsets_ms: offsets as number[] };
+  }
+
+  /** Go decodes any scalar into a string field as its text; null, `~` and empty become "". */
+  private str(map: YamlMap, key: string, path: string): string {
+    const value = map[key];
+    if (value === undefined || value === null) return '';
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    return this.fail(`${path}.${key}`, 'must be a string');
+  }
+
+  private int(map: YamlMap, key: string, path: string): number {
+    const value = map[key];
+    if (value === undefined || value === null) return 0;
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      this.fail(`${path}.${key}`, `must be an unquoted integer, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  private bool(map: YamlMap, key: string, path: string): boolean {
+    const value = map[key];
+    if (value === undefined || value === null) return false;
+    if (typeof value !== 'boolean') this.fail(`${path}.${key}`, 'must be true or false');
+    return value;
+  }
+
+  private body(map: YamlMap, path: string): Body {
+    const value = map.body;
+    if (value === undefined || value === null) return '';
+    if (typeof value === 'string' || value instanceof Uint8Array) return value;
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    return this.fail(`${path}.body`, 'must be a string or !!binary');
+  }
+
+  private strings(value: unknown, path: string): string[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) this.fail(path, 'must be a list of strings');
+    return value.map((item, i) => {
+      if (typeof item === 'string') return item;
+      if (typeof item === 'number' || typeof item === 'boolean') return String(item);
+      return this.fail(`${path}[${i}]`, 'must be a string');
+    });
+  }
+
+  private headers(value: unknown, path: string): HeaderMap {
+    if (value === undefined || value === null) return {};
+    const map = this.mapping(value, path);
+    const out: HeaderMap = {};
+    for (const [name, values] of Object.entries(map)) out[name] = this.strings(values, `${path}.${name}`);
+    return out;
+  }
+}
+
+/** go-vcr's key order, with the keys it omits when empty left out. */
+function orderedInteraction(i: Interaction): Record<string, unknown> {
+  const q = i.request;
+  const r = i.response;
+  const request = {
+    proto: q.proto,
+    proto_major: q.proto_major,
+    proto_minor: q.proto_minor,
+    content_length: q.content_length,
+    transfer_encoding: nonEmptyList(q.transfer_encoding),
+    trailer: nonEmptyMap(q.trailer),
+    host: q.host,
+    remote_addr: q.remote_addr || undefined,
+    request_uri: q.request_uri || undefined,
+    body: bodyLength(q.body) > 0 ? q.body : undefined,
+    form: nonEmptyMap(q.form),
+    headers: nonEmptyMap(q.headers),
+    url: q.url,
+    method: q.method,
+  };
+  const response = {
+    proto: r.proto,
+    proto_major: r.proto_major,
+    proto_minor: r.proto_minor,
+    transfer_encoding: nonEmptyList(r.transfer_encoding),
+    trailer: nonEmptyMap(r.trailer),
+    content_length: r.content_length,
+    uncompressed: r.uncompressed ? true : undefined,
+    body: r.body,
+    headers: sortedMap(r.headers),
+    status: r.status,
+    code: r.code,
+    duration: r.duration,
+  };
+  const out: Record<string, unknown> = { id: i.id, request: dropUndefined(request), response: dropUndefined(response) };
+  const ext = i[EXTENSION_KEY];
+  if (ext?.event_offsets_ms?.length) out[EXTENSION_KEY] = { event_offsets_ms: ext.event_offsets_ms };
+  return out;
+}
+
+function bodyLength(body: Body | undefined): number {
+  return body === undefined ? 0 : body.length;
+}
+
+function nonEmptyList(list: string[] | undefined): string[] | undefined {
+  return list && list.length > 0 ? list : undefined;
+}
+
+function nonEmptyMap(map: HeaderMap | undefined): HeaderMap | undefined {
+  return map && Object.keys(map).length > 0 ? sortedMap(map) : undefined;
+}
+
+/** Go's encoder sorts map keys; doing the same keeps diffs of re-recorded cassettes small. */
+function sortedMap(map: HeaderMap): HeaderMap {
+  const out: HeaderMap = {};
+  for (const key of Object.keys(map).sort()) out[key] = map[key]!;
+  return out;
+}
+
+function dropUndefined(obj: Record<string, unknown>): Record<string, unknown> {
+  for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key];
+  return obj;
+}

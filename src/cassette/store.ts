@@ -1,0 +1,166 @@
+/**
+ * Cassette files on disk, for recording. One CassetteFile per path serialises every write to that
+ * file: interactions added while a save runs go into the next one (group commit), each interaction
+ * is turned into YAML once and kept as bytes, and every save replaces the file atomically
+ * (temp file, fsync, rename, fsync of the folder), so a reader or a crash sees the old file or the
+ * new one, never half of one.
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { ProxyError, describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import { CASSETTE_PREAMBLE, parseCassette, serializeInteraction } from './codec.js';
+import type { Interaction } from './types.js';
+
+export type NewInteraction = Omit<Interaction, 'id'>;
+
+interface Pending {
+  interaction: NewInteraction;
+  resolve: (id: number) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface SaveListener {
+  saved(file: string, count: number): void;
+  failed(file: string, err: unknown): void;
+}
+
+let tempCounter = 0;
+
+export class CassetteFile {
+  /** Serialised interactions in file order; undefined until the existing file was read. */
+  private blocks: Buffer[] | undefined;
+  private queue: Pending[] = [];
+  private draining: Promise<void> | undefined;
+  /** Blocks in memory that the last save failed to put on disk. */
+  private dirty = false;
+
+  constructor(
+    readonly file: string,
+    private readonly log: Logger,
+    private readonly listener?: SaveListener,
+  ) {}
+
+  /** Adds an interaction; resolves with its id once it is durable on disk. */
+  add(interaction: NewInteraction): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ interaction, resolve, reject });
+      this.draining ??= this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    });
+  }
+
+  /** Resolves when everything added so far has been saved or has failed. */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+    if (this.dirty) await this.saveOnce([]);
+  }
+
+  get count(): number {
+    return this.blocks?.length ?? 0;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      await this.saveOnce(batch);
+    }
+  }
+
+  private async saveOnce(batch: Pending[]): Promise<void> {
+    let ids: number[];
+    try {
+      const blocks = (this.blocks ??= await this.loadExisting());
+      ids = batch.map((p) => {
+        const id = blocks.length;
+        blocks.push(Buffer.from(serializeInteraction({ id, ...p.interaction })));
+        return id;
+      });
+      this.dirty = true;
+      await writeAtomically(this.file, [Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`), ...blocks]);
+      this.dirty = false;
+    } catch (err) {
+      const error = err instanceof ProxyError ? err : new ProxyError('internal_error', `saving cassette ${this.file} failed: ${describeCause(err)}`, { cause: err });
+      this.log.error({ err: error, cassette: this.file, interactions: batch.length }, 'cassette save failed; the interactions stay in memory and go out with the next save');
+      this.listener?.failed(this.file, error);
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    this.listener?.saved(this.file, batch.length);
+    batch.forEach((p, i) => p.resolve(ids[i]!));
+  }
+
+  /** Reads the cassette already on disk so that recording appends to it instead of replacing it. */
+  private async loadExisting(): Promise<Buffer[]> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    // A file we cannot read is never overwritten: that would lose someone's recordings.
+    const cassette = parseCassette(text, this.file);
+    return cassette.interactions.map((interaction, id) => Buffer.from(serializeInteraction({ ...interaction, id })));
+  }
+}
+
+/** Writes `chunks` to `file` so that the file is at every moment either the old one or the new one. */
+export async function writeAtomically(file: string, chunks: readonly Buffer[]): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`);
+  try {
+    const handle = await open(temp, 'w', 0o644);
+    try {
+      // writev takes at most IOV_MAX buffers per call on some platforms: go in slices.
+      for (let i = 0; i < chunks.length; i += 512) await handle.writev(chunks.slice(i, i + 512));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await syncDirectory(dir);
+}
+
+/** Makes the rename itself durable. Some platforms cannot fsync a folder; the rename still happened. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch {
+    // EINVAL/EISDIR on platforms without directory fsync: the data itself is already synced.
+  } finally {
+    await handle.close();
+  }
+}
+
+/** One CassetteFile per path, so that all writers of a file share its queue. */
+export class CassetteStore {
+  private readonly files = new Map<string, CassetteFile>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly listener?: SaveListener,
+  ) {}
+
+  file(file: string): CassetteFile {
+    let entry = this.files.get(file);
+    if (!entry) {
+      entry = new CassetteFile(file, this.log, this.listener);
+      this.files.set(file, entry);
+    }
+    return entry;
+  }
+
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.files.values()].map((f) => f.flush()));
+  }
+}

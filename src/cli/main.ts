@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/** Entry point of the `cassette-proxy` command. */
+import path from 'node:path';
+import { hideBin } from 'yargs/helpers';
+import { createLogger } from '../log.js';
+import { startProxy } from '../server/server.js';
+import { UsageError, parseConfig } from './options.js';
+
+async function main(): Promise<void> {
+  const argv = hideBin(process.argv);
+  let config;
+  try {
+    config = parseConfig(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`cassette-proxy: ${err.message}\nRun cassette-proxy --help for every flag and its default.\n`);
+    process.exit(2);
+  }
+
+  const log = createLogger(config.logLevel);
+  const proxy = await startProxy(config, log);
+  process.stdout.write(
+    `cassette-proxy ${config.mode}: upstream ${config.upstream.origin}${config.upstream.pathname === '/' ? '' : config.upstream.pathname}, ` +
+      `listening on ${proxy.url}, cassette ${path.relative(process.cwd(), proxy.defaultCassette) || proxy.defaultCassette}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: saving pending interactions');
+    proxy.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cassette-proxy: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,223 @@
+/**
+ * Forwarding: every request goes to the upstream through http-proxy over keep-alive agents, and
+ * the answer is piped back as it arrives (an SSE event reaches the client the moment the upstream
+ * sends it). When recording, a tee copies the request and response bytes without slowing the
+ * pipe; the copy of an encoded response is decoded on the side, so the client gets the bytes it
+ * asked for and the cassette gets text.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import zlib from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { ProxyError, describeCause, sendError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CapturedExchange } from '../record/capture.js';
+import { EventBoundaries, isEventStream } from '../sse.js';
+import { loadHttpProxy } from './http-proxy.js';
+
+export interface ForwardOptions {
+  upstream: URL;
+}
+
+/** Receives the copy of an exchange that completed: upstream ended and the client got every byte. */
+export type CaptureSink = (exchange: CapturedExchange) => void;
+
+/** Connection-level headers that the proxy's own connection to the client replaces. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+interface Exchange {
+  capture: CaptureSink | undefined;
+  requestChunks: Buffer[];
+  started: bigint;
+  proxyReq?: http.ClientRequest;
+}
+
+export class Forwarder {
+  private readonly proxy;
+  private readonly agent: http.Agent;
+  private readonly exchanges = new WeakMap<IncomingMessage, Exchange>();
+
+  constructor(
+    private readonly options: ForwardOptions,
+    private readonly log: Logger,
+  ) {
+    const secure = options.upstream.protocol === 'https:';
+    this.agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.proxy = loadHttpProxy().createProxyServer({
+      target: options.upstream.href,
+      changeOrigin: true,
+      selfHandleResponse: true,
+      secure: true,
+      xfwd: false,
+      agent: this.agent,
+    });
+    this.proxy.on('proxyReq', (proxyReq, req, res) => this.onProxyReq(proxyReq, req, res as ServerResponse));
+    this.proxy.on('proxyRes', (proxyRes, req, res) => this.onProxyRes(proxyRes, req, res as ServerResponse));
+    // Without a listener http-proxy throws; every request also passes its own error callback.
+    this.proxy.on('error', (err, req, res) => this.onError(err, req, res as ServerResponse));
+  }
+
+  /** Forwards one request; `capture` (when recording) gets the copy once the exchange completed. */
+  forward(req: IncomingMessage, res: ServerResponse, capture?: CaptureSink): void {
+    const exchange: Exchange = { capture, requestChunks: [], started: process.hrtime.bigint() };
+    this.exchanges.set(req, exchange);
+    if (capture) req.on('data', (chunk: Buffer) => exchange.requestChunks.push(chunk));
+    this.proxy.web(req, res, {}, (err) => this.onError(err, req, res));
+  }
+
+  /** The full upstream URL of a request path, as recorded in cassettes. */
+  upstreamUrl(path: string): string {
+    const base = this.options.upstream;
+    const prefix = base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '');
+    return `${base.origin}${prefix}${path}`;
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.proxy.close();
+  }
+
+  private onProxyReq(proxyReq: http.ClientRequest, req: IncomingMessage, res: ServerResponse): void {
+    const exchange = this.exchanges.get(req);
+    if (!exchange) return;
+    exchange.proxyReq = proxyReq;
+    exchange.started = process.hrtime.bigint();
+    // A client that goes away aborts the upstream request: no tokens are bought for nobody.
+    res.once('close', () => {
+      if (!res.writableFinished) proxyReq.destroy();
+    });
+  }
+
+  private onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
+    const exchange = this.exchanges.get(req);
+    const headersAt = process.hrtime.bigint();
+    const forwarded: string[] = [];
+    const raw = proxyRes.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) forwarded.push(raw[i]!, raw[i + 1]!);
+    }
+    const sse = isEventStream(proxyRes.headers['content-type']);
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, forwarded);
+    if (sse) res.flushHeaders();
+
+    const tee = exchange?.capture ? new ResponseTee(proxyRes, headersAt, sse, this.log) : undefined;
+    proxyRes.on('error', (err) => this.cutStream(res, err));
+    proxyRes.on('aborted', () => this.cutStream(res, new Error('the upstream closed the connection mid-response')));
+    proxyRes.pipe(res);
+
+    if (!tee || !exchange?.capture) return;
+    const capture = exchange.capture;
+    let clientDone = false;
+    let body: { bytes: Buffer; decoded: boolean } | undefined;
+    const complete = (): void => {
+      if (!clientDone || !body) return;
+      capture({
+        method: req.method ?? 'GET',
+        url: this.upstreamUrl(req.url ?? '/'),
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(exchange.requestChunks),
+        durationNs: headersAt - exchange.started,
+        eventOffsetsMs: tee.eventOffsetsMs,
+        response: {
+          httpVersionMajor: proxyRes.httpVersionMajor,
+          httpVersionMinor: proxyRes.httpVersionMinor,
+          statusCode: proxyRes.statusCode ?? 0,
+          statusMessage: proxyRes.statusMessage ?? '',
+          rawHeaders: proxyRes.rawHeaders,
+          body: body.bytes,
+          decoded: body.decoded,
+        },
+      });
+    };
+    res.once('finish', () => {
+      clientDone = true;
+      complete();
+    });
+    tee.done.then(
+      (result) => {
+        body = result;
+        complete();
+      },
+      () => undefined, // a cut stream is not recorded; cutStream already answered the client
+    );
+  }
+
+  /** Once bytes went out, the only honest signal left is to break the client's connection. */
+  private cutStream(res: ServerResponse, err: Error): void {
+    if (res.destroyed) return;
+    this.log.warn({ err: describeCause(err) }, 'upstream response broke off; closing the client connection');
+    res.destroy(err);
+  }
+
+  private onError(err: Error, req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent || res.destroyed || req.socket.destroyed) {
+      if (!res.destroyed) res.destroy(err);
+      return;
+    }
+    const origin = this.options.upstream.origin;
+    const error = new ProxyError(
+      'upstream_unreachable',
+      `cassette-proxy could not reach the upstream ${origin}: ${describeCause(err)}. Check --upstream and the network.`,
+      { cause: err },
+    );
+    this.log.warn({ upstream: origin, err: describeCause(err), method: req.method, path: req.url }, 'upstream unreachable');
+    sendError(res, error);
+  }
+}
+
+const DECODERS: Record<string, () => Transform> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * The recording side of a response: copies the bytes as the pipe passes them, decodes an encoded
+ * body on the side, and notes when each SSE event arrived.
+ */
+class ResponseTee {
+  readonly done: Promise<{ bytes: Buffer; decoded: boolean }>;
+  eventOffsetsMs: number[] | undefined;
+
+  constructor(source: IncomingMessage, headersAt: bigint, sse: boolean, log: Logger) {
+    const encoding = String(source.headers['content-encoding'] ?? '').trim().toLowerCase();
+    const makeDecoder = DECODERS[encoding];
+    const raw: Buffer[] = [];
+    const decodedChunks: Buffer[] = [];
+    const boundaries = sse ? new EventBoundaries() : undefined;
+    if (boundaries) this.eventOffsetsMs = [];
+    const onDecoded = (chunk: Buffer): void => {
+      decodedChunks.push(chunk);
+      if (!boundaries) return;
+      const at = Number(process.hrtime.bigint() - headersAt) / 1e6;
+      boundaries.scan(chunk, () => this.eventOffsetsMs!.push(Math.round(at * 1000) / 1000));
+    };
+    const decoder = makeDecoder?.();
+
+    this.done = new Promise((resolve, reject) => {
+      source.on('error', reject);
+      source.on('aborted', () => reject(new Error('aborted')));
+      if (!decoder) {
+        source.on('data', onDecoded);
+        source.on('end', () => resolve({ bytes: Buffer.concat(decodedChunks), decoded: false }));
+        return;
+      }
+      let decodable = true;
+      source.on('data', (chunk: Buffer) => {
+        raw.push(chunk);
+        if (decodable) decoder.write(chunk);
+      });
+      source.on('end', () => decoder.end());
+      decoder.on('data', onDecoded);
+      decoder.on('end', () => resolve({ bytes: Buffer.concat(decodedChunks), decoded: true }));
+      decoder.on('error', (err) => {
+        decodable = false;
+        // The client got the bytes unchanged; the cassette keeps them raw, with their encoding header.
+        log.warn({ err: describeCause(err), encoding }, 'could not decode the response for the cassette; storing it as sent');
+        source.once('end', () => resolve({ bytes: Buffer.concat(raw), decoded: false }));
+        if (source.readableEnded) resolve({ bytes: Buffer.concat(raw), decoded: false });
+      });
+    });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * A completed exchange → a go-vcr interaction, holding what a Go client would have held: request
+ * headers the client set (no hop-by-hop or transport headers), header names in Go's spelling,
+ * the transfer encoding moved out of the headers, and a decoded body flagged `uncompressed`.
+ */
+import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
+import type { NewInteraction } from '../cassette/store.js';
+import type { Body, FormMap, HeaderMap } from '../cassette/types.js';
+
+export interface CapturedResponse {
+  httpVersionMajor: number;
+  httpVersionMinor: number;
+  statusCode: number;
+  statusMessage: string;
+  /** Node's rawHeaders: [name, value, name, value, …] in arrival order. */
+  rawHeaders: readonly string[];
+  body: Buffer;
+  /** True when `body` was decoded from the response's Content-Encoding. */
+  decoded: boolean;
+}
+
+export interface CapturedExchange {
+  method: string;
+  /** The full upstream URL the request went to. */
+  url: string;
+  rawHeaders: readonly string[];
+  body: Buffer;
+  response: CapturedResponse;
+  /** From sending the request until the response headers arrived, as go-vcr measures. */
+  durationNs: bigint;
+  /** For SSE: when each event had arrived, in ms after the response headers. */
+  eventOffsetsMs?: number[];
+}
+
+/** Headers that belong to one connection, or that Go's transport adds itself: never recorded on a request. */
+const NOT_RECORDED_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+  'content-length',
+  'x-cassette',
+]);
+
+const FORM_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+export function toInteraction(x: CapturedExchange): NewInteraction {
+  const requestHeaders = headerMap(x.rawHeaders, NOT_RECORDED_REQUEST);
+  const url = new URL(x.url);
+  const res = x.response;
+  const responseHeaders = headerMap(res.rawHeaders, new Set(['transfer-encoding']));
+  const transferEncoding = headerValues(res.rawHeaders, 'transfer-encoding')
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
+  let contentLength = -1;
+  if (res.decoded) {
+    // Go's transport does the same when it gunzips: the stored body no longer has that encoding or length.
+    delete responseHeaders['Content-Encoding'];
+    delete responseHeaders['Content-Length'];
+  } else if (transferEncoding.length === 0) {
+    const declared = Number(headerValues(res.rawHeaders, 'content-length')[0]);
+    if (Number.isInteger(declared) && declared >= 0) contentLength = declared;
+  }
+  const interaction: NewInteraction = {
+    request: {
+      proto: 'HTTP/1.1',
+      proto_major: 1,
+      proto_minor: 1,
+      content_length: x.body.length,
+      host: url.host,
+      body: toBody(x.body),
+      form: formOf(url, x.method, requestHeaders, x.body),
+      headers: requestHeaders,
+      url: x.url,
+      method: x.method,
+    },
+    response: {
+      proto: `HTTP/${res.httpVersionMajor}.${res.httpVersionMinor}`,
+      proto_major: res.httpVersionMajor,
+      proto_minor: res.httpVersionMinor,
+      transfer_encoding: transferEncoding,
+      content_length: contentLength,
+      uncompressed: res.decoded,
+      body: toBody(res.body),
+      headers: responseHeaders,
+      status: `${res.statusCode} ${res.statusMessage}`.trim(),
+      code: res.statusCode,
+      duration: formatDuration(x.durationNs),
+    },
+  };
+  if (x.eventOffsetsMs) interaction.cassette_proxy = { event_offsets_ms: x.eventOffsetsMs };
+  return interaction;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Text when the bytes are valid UTF-8 (they then round-trip exactly), raw bytes otherwise. */
+export function toBody(bytes: Buffer): Body {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return bytes;
+  }
+}
+
+function headerMap(raw: readonly string[], skip: ReadonlySet<string>): HeaderMap {
+  const out: HeaderMap = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (skip.has(name.toLowerCase())) continue;
+    (out[canonicalHeaderKey(name)] ??= []).push(raw[i + 1]!);
+  }
+  return out;
+}
+
+function headerValues(raw: readonly string[], lowerName: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) out.push(raw[i + 1]!);
+  return out;
+}
+
+/** go-vcr's `form`: the URL query, plus an urlencoded body for POST, PUT and PATCH. */
+function formOf(url: URL, method: string, headers: HeaderMap, body: Buffer): FormMap {
+  const form: FormMap = {};
+  const add = (params: URLSearchParams): void => params.forEach((value, name) => (form[name] ??= []).push(value));
+  add(url.searchParams);
+  const type = headers['Content-Type']?.[0] ?? '';
+  if (FORM_METHODS.has(method) && type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    add(new URLSearchParams(body.toString('utf8')));
+  }
+  return form;
+}

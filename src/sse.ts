@@ -1,0 +1,58 @@
+/**
+ * Server-sent event framing: where each event ends (at the blank line after it). Record mode uses
+ * it to time events as they arrive, replay to send a recorded body back one event at a time.
+ * Only boundaries are found, bytes are never changed, so a replayed body is byte-identical.
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export function isEventStream(contentType: string | string[] | undefined): boolean {
+  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  return value !== undefined && value.toLowerCase().startsWith('text/event-stream');
+}
+
+/**
+ * Finds event ends across chunks; a line ends at CR, LF or CRLF, an event at an empty line.
+ * A CRLF split across two chunks ends the event at its CR: the LF then leads the next piece, which
+ * changes where a replayed stream is cut, never its bytes.
+ */
+export class EventBoundaries {
+  private lineLength = 0;
+  private eventHasLines = false;
+  private afterCR = false;
+
+  /** Calls `onEnd` with the index just past each event's terminating blank line in `chunk`. */
+  scan(chunk: Uint8Array, onEnd: (endIndex: number) => void): void {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (byte === LF && this.afterCR) {
+        this.afterCR = false; // the LF of a CRLF: the line ended at the CR
+        continue;
+      }
+      this.afterCR = byte === CR;
+      if (byte !== LF && byte !== CR) {
+        this.lineLength++;
+        continue;
+      }
+      if (this.lineLength > 0) this.eventHasLines = true;
+      else if (this.eventHasLines) {
+        this.eventHasLines = false;
+        onEnd(byte === CR && chunk[i + 1] === LF ? i + 2 : i + 1);
+      }
+      this.lineLength = 0;
+    }
+  }
+}
+
+/** Splits a whole SSE body into its events, each with its blank line; a trailing partial event comes last. */
+export function splitEvents(body: Uint8Array): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let start = 0;
+  new EventBoundaries().scan(body, (end) => {
+    parts.push(body.subarray(start, end));
+    start = end;
+  });
+  if (start < body.length) parts.push(body.subarray(start));
+  return parts;
+}

@@ -1,0 +1,194 @@
+/**
+ * A fake OpenAI on 127.0.0.1 serving realistic responses: the two streamed turns of seed.yaml
+ * (a tool call, then the answer), a plain chat completion, a Responses API stream with named
+ * events, embeddings, binary audio, a gzip-encoded model list, and OpenAI's 401 error shape.
+ * It records every request it sees, and can hold a stream after its first event until released.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { load } from 'js-yaml';
+import { fixture } from './paths.js';
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** True when the connection closed before the response was complete. */
+  aborted: boolean;
+}
+
+/** A key made at run time, so no tracked file ever holds something shaped like a real key. */
+export function makeTestKey(): string {
+  return ['sk', 'proj', randomBytes(24).toString('hex')].join('-');
+}
+
+interface SeedInteraction {
+  request: { body: string };
+  response: { body: string };
+}
+const seed = (load(readFileSync(fixture('seed.yaml'), 'utf8')) as { interactions: SeedInteraction[] }).interactions;
+export const SEED_TOOL_CALL_STREAM = seed[0]!.response.body;
+export const SEED_ANSWER_STREAM = seed[1]!.response.body;
+export const SEED_TURN_ONE_REQUEST = JSON.parse(seed[0]!.request.body) as Record<string, unknown>;
+export const SEED_TURN_TWO_REQUEST = JSON.parse(seed[1]!.request.body) as Record<string, unknown>;
+
+/** Splits an SSE body into its events, each with its blank line. */
+export function sseEvents(body: string): string[] {
+  return body.split(/(?<=\n\n)/).filter((e) => e.length > 0);
+}
+
+export const AUDIO_BYTES = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37 + 0xff) % 256));
+
+export interface FakeUpstreamOptions {
+  /** Key the fake accepts; any other gets OpenAI's 401. Undefined accepts every key. */
+  apiKey?: string;
+  /** Pause between SSE events, in ms. */
+  eventSpacingMs?: number;
+}
+
+export class FakeUpstream {
+  readonly requests: SeenRequest[] = [];
+  url = '';
+  /** When set, streams stop after their first event until the promise resolves. */
+  holdAfterFirstEvent: Promise<void> | undefined;
+  private readonly server: http.Server;
+
+  constructor(private readonly options: FakeUpstreamOptions = {}) {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  static async start(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
+    const fake = new FakeUpstream(options);
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const seen: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), aborted: false };
+    this.requests.push(seen);
+    res.on('close', () => {
+      if (!res.writableFinished) seen.aborted = true;
+    });
+
+    const auth = req.headers.authorization;
+    if (this.options.apiKey && auth !== `Bearer ${this.options.apiKey}`) {
+      return json(res, 401, {
+        error: { message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+      });
+    }
+    const path = (req.url ?? '').split('?')[0];
+    const body = seen.body.length ? (JSON.parse(seen.body.toString('utf8')) as Record<string, unknown>) : {};
+    switch (`${req.method} ${path}`) {
+      case 'POST /v1/chat/completions':
+        if (body.stream) {
+          const messages = (body.messages as { role: string }[]) ?? [];
+          return this.stream(res, sseEvents(messages.some((m) => m.role === 'tool') ? SEED_ANSWER_STREAM : SEED_TOOL_CALL_STREAM));
+        }
+        return json(res, 200, chatCompletion(body));
+      case 'POST /v1/responses':
+        return this.stream(res, responsesEvents(body));
+      case 'POST /v1/embeddings':
+        return json(res, 200, {
+          object: 'list',
+          data: [{ object: 'embedding', index: 0, embedding: embedding(body.encoding_format) }],
+          model: body.model,
+          usage: { prompt_tokens: 8, total_tokens: 8 },
+        });
+      case 'POST /v1/audio/speech':
+        res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': AUDIO_BYTES.length });
+        return void res.end(AUDIO_BYTES);
+      case 'GET /v1/models': {
+        const list = JSON.stringify({ object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 1721172741, owned_by: 'system' }] });
+        if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+          const zipped = gzipSync(list);
+          res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': zipped.length });
+          return void res.end(zipped);
+        }
+        return json(res, 200, JSON.parse(list));
+      }
+      case 'POST /v1/slow': {
+        // An endless trickle, for clients that walk away mid-stream.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const timer = setInterval(() => res.write('data: {"tick":true}\n\n'), 10);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      default:
+        return json(res, 404, { error: { message: `Invalid URL (${req.method} ${path})`, type: 'invalid_request_error', param: null, code: null } });
+    }
+  }
+
+  private async stream(res: ServerResponse, events: string[]): Promise<void> {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake123' });
+    for (const [i, event] of events.entries()) {
+      if (res.destroyed) return;
+      res.write(event);
+      if (i === 0 && this.holdAfterFirstEvent) await this.holdAfterFirstEvent;
+      else if (this.options.eventSpacingMs) await new Promise((r) => setTimeout(r, this.options.eventSpacingMs));
+    }
+    res.end();
+  }
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const text = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'openai-processing-ms': '212', 'x-request-id': 'req_fake456' });
+  res.end(text);
+}
+
+/** Like OpenAI: floats by default, little-endian float32 in base64 when asked (the Node SDK asks). */
+function embedding(format: unknown): number[] | string {
+  const values = [0.0023064255, -0.009327292, 0.015797347];
+  return format === 'base64' ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values;
+}
+
+function chatCompletion(body: Record<string, unknown>): unknown {
+  return {
+    id: 'chatcmpl-Bw1y0JqYJyOzLZ4dLU6g8bVvH2xtz',
+    object: 'chat.completion',
+    created: 1753124512,
+    model: body.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?', refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 9, completion_tokens: 9, total_tokens: 18 },
+    service_tier: 'default',
+    system_fingerprint: 'fp_34a54ae93c',
+  };
+}
+
+function responsesEvents(body: Record<string, unknown>): string[] {
+  const response = { id: 'resp_6877f1a1', object: 'response', created_at: 1752691105, status: 'in_progress', model: body.model, output: [] };
+  const item = { id: 'msg_6877f1a2', type: 'message', status: 'in_progress', role: 'assistant', content: [] };
+  const named = (type: string, data: Record<string, unknown>, n: number): string =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n, ...data })}\n\n`;
+  const deltas = ['Cassettes', ' make', ' tests', ' fast.'];
+  return [
+    named('response.created', { response }, 0),
+    named('response.output_item.added', { output_index: 0, item }, 1),
+    ...deltas.map((delta, i) => named('response.output_text.delta', { item_id: item.id, output_index: 0, content_index: 0, delta }, i + 2)),
+    named('response.output_text.done', { item_id: item.id, output_index: 0, content_index: 0, text: deltas.join('') }, 6),
+    named(
+      'response.completed',
+      {
+        response: {
+          ...response,
+          status: 'completed',
+          output: [{ ...item, status: 'completed', content: [{ type: 'output_text', text: deltas.join(''), annotations: [] }] }],
+          usage: { input_tokens: 12, output_tokens: 4, total_tokens: 16 },
+        },
+      },
+      7,
+    ),
+  ];
+}

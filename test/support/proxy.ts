@@ -1,0 +1,65 @@
+/** Starts the proxy in this process on a free loopback port, with a temporary cassette folder. */
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { load, CORE_SCHEMA, binaryTag } from 'js-yaml';
+import OpenAI from 'openai';
+import type { Config } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { startProxy, type RunningProxy } from '../../src/server/server.js';
+import { tempDir } from './paths.js';
+
+export interface TestProxy extends RunningProxy {
+  dir: string;
+  /** The proxy's OpenAI base URL: `<url>/v1`. */
+  baseURL: string;
+  client(apiKey: string, options?: { cassette?: string }): OpenAI;
+}
+
+export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }): Promise<TestProxy> {
+  const temp = await tempDir();
+  const config: Config = {
+    mode: 'record',
+    host: '127.0.0.1',
+    port: 0,
+    cassetteDir: temp.dir,
+    cassette: 'default',
+    redactHeaders: [],
+    logLevel: 'silent',
+    ...overrides,
+  };
+  const proxy = await startProxy(config, silentLogger());
+  t.after(async () => {
+    await proxy.close();
+    await temp.remove();
+  });
+  const baseURL = `${proxy.url}/v1`;
+  return {
+    ...proxy,
+    dir: temp.dir,
+    baseURL,
+    client: (apiKey, options = {}) =>
+      new OpenAI({
+        apiKey,
+        baseURL,
+        maxRetries: 0,
+        defaultHeaders: options.cassette ? { 'x-cassette': options.cassette } : {},
+      }),
+  };
+}
+
+/** Reads a cassette with plain js-yaml, as any other tool would. */
+export async function readCassetteYaml(file: string): Promise<any> {
+  return load(await readFile(file, 'utf8'), { schema: CORE_SCHEMA.withTags(binaryTag) });
+}
+
+/** Every file under a folder, recursively, with its bytes. */
+export async function allFiles(dir: string): Promise<{ file: string; bytes: Buffer }[]> {
+  const out: { file: string; bytes: Buffer }[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath ?? entry.path, entry.name);
+    out.push({ file, bytes: await readFile(file) });
+  }
+  return out;
+}
