@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { load, CORE_SCHEMA, binaryTag } from 'js-yaml';
+import { cassetteText, parseCassette, serializeInteraction } from '../../src/cassette/codec.js';
+import type { Interaction } from '../../src/cassette/types.js';
+import { ProxyError } from '../../src/errors.js';
+import { fixture } from '../support/paths.js';
+
+const roundTrip = (interactions: Interaction[]) =>
+  parseCassette(cassetteText(interactions.map(serializeInteraction)), 'mem.yaml').interactions;
+
+function sample(overrides: Partial<Interaction['response']> = {}): Interaction {
+  return {
+    id: 0,
+    request: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: 2, host: 'api.openai.com', body: '{}', form: {}, headers: { 'Content-Type': ['application/json'] }, url: 'https://api.openai.com/v1/x', method: 'POST' },
+    response: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, body: 'ok', headers: {}, status: '200 OK', code: 200, duration: '1.5ms', ...overrides },
+  };
+}
+
+test('seed.yaml (go-vcr v4, omitempty style) loads', () => {
+  const cassette = parseCassette(readFileSync(fixture('seed.yaml'), 'utf8'), 'seed.yaml');
+  assert.equal(cassette.interactions.length, 2);
+  const [first] = cassette.interactions;
+  assert.equal(first!.request.host, '');
+  assert.equal(first!.response.proto, 'HTTP/2.0');
+  assert.equal(first!.response.content_length, -1);
+  assert.equal(first!.response.duration, '852.636542ms');
+  assert.ok(String(first!.response.body).endsWith('data: [DONE]\n\n'));
+});
+
+test('the every-key go-vcr style with a literal-block SSE body loads', () => {
+  const cassette = parseCassette(readFileSync(fixture('govcr-v4-chat-and-model.yaml'), 'utf8'), 'govcr.yaml');
+  assert.equal(cassette.interactions.length, 2);
+  assert.deepEqual(cassette.interactions[0]!.response.transfer_encoding, ['chunked']);
+  assert.ok(String(cassette.interactions[0]!.response.body).endsWith('data: [DONE]\n\n'));
+  assert.equal(cassette.interactions[1]!.response.content_length, 82);
+});
+
+test('what is written reads back equal, strings that look like other types included', () => {
+  const tricky = ['true', '438', 'null', '~', 'yes', '', '- x', ': y', "'q'", '{"a": 1}', 'line\nline\n', 'trail \nx', 'tab\tand\u0007bell'];
+  const interaction = sample({ headers: { 'X-Tricky': tricky }, body: 'data: {"a":1}\n\ndata: [DONE]\n\n' });
+  assert.deepEqual(roundTrip([interaction])[0], { ...interaction, request: { ...interaction.request, transfer_encoding: [], trailer: {}, remote_addr: '', request_uri: '' }, response: { ...interaction.response, transfer_encoding: [], trailer: {}, uncompressed: false } });
+});
+
+test('a body that is not UTF-8 is written as !!binary and comes back byte for byte', () => {
+  const bytes = Buffer.from([0xff, 0xfb, 0x90, 0x00, 0x80, 0x41]);
+  const text = serializeInteraction(sample({ body: bytes }));
+  assert.match(text, /body: !!binary/);
+  assert.deepEqual(Buffer.from(roundTrip([sample({ body: bytes })])[0]!.response.body as Uint8Array), bytes);
+});
+
+test('the written file starts with ---, keeps go-vcr key order and omits empty optional keys', () => {
+  const text = cassetteText([serializeInteraction(sample())]);
+  assert.ok(text.startsWith('---\nversion: 2\ninteractions:\n'));
+  const keys = Object.keys((load(text, { schema: CORE_SCHEMA.withTags(binaryTag) }) as any).interactions[0].response);
+  assert.deepEqual(keys, ['proto', 'proto_major', 'proto_minor', 'content_length', 'body', 'headers', 'status', 'code', 'duration']);
+  assert.doesNotMatch(text, /transfer_encoding|trailer|remote_addr|uncompressed/);
+  assert.equal(cassetteText([]), '---\nversion: 2\ninteractions: []\n');
+});
+
+test('versions other than an unquoted 2 are refused with the file name', () => {
+  for (const version of ['1', '"2"', '3']) {
+    assert.throws(
+      () => parseCassette(`---\nversion: ${version}\ninteractions: []\n`, 'old.yaml'),
+      (err: ProxyError) => err.code === 'cassette_invalid' && err.message.includes('old.yaml') && /version/.test(err.message),
+    );
+  }
+  assert.throws(() => parseCassette('interactions: []\n', 'none.yaml'), /none\.yaml has version null/);
+});
+
+test('malformed YAML, aliases and wrong types give an error naming the file and the place', () => {
+  assert.throws(() => parseCassette('version: 2\ninteractions: [\n', 'broken.yaml'), (err: Error) => /broken\.yaml is not valid YAML/.test(err.message) && /\d+:\d+/.test(err.message));
+  assert.throws(() => parseCassette('version: 2\na: &x [1]\nb: *x\ninteractions: []\n', 'bomb.yaml'), /bomb\.yaml is not valid YAML/);
+  const bad = readFileSync(fixture('govcr-v4-chat-and-model.yaml'), 'utf8').replace('code: 200', 'code: "200"');
+  assert.throws(() => parseCassette(bad, 'quoted.yaml'), /quoted\.yaml: interactions\[0\]\.response\.code must be an unquoted integer/);
+  assert.throws(() => parseCassette('version: 2\ninteractions:\n- request: {method: GET}\n  response: {code: 200}\n', 'nourl.yaml'), /interactions\[0\]\.request\.url is missing/);
+});
