@@ -1,8 +1,9 @@
 /** The proxy's settings after validation: one shape shared by the CLI and the server. */
+import type { JsonPath } from './json-path.js';
 import type { LogLevel } from './log.js';
-
-export const MODES = ['record'] as const;
-export type Mode = (typeof MODES)[number];
+import type { ReplayPolicy } from './match/table.js';
+import type { Mode } from './mode.js';
+import type { ReplayLatency } from './replay/responder.js';
 
 export interface Config {
   mode: Mode;
@@ -16,6 +17,22 @@ export interface Config {
   /** Header names redacted on top of the built-in list. */
   redactHeaders: string[];
   logLevel: LogLevel;
+  /** Replay: `strict` answers with each recording once, `repeat` repeats the last one. */
+  replayPolicy: ReplayPolicy;
+  replayLatency: ReplayLatency;
+  replaySpeed: number;
+  /** Body fields left out of matching. */
+  matchIgnore: JsonPath[];
+  /** Headers that must match too. */
+  matchHeaders: string[];
+  /** Largest request body read into memory, in bytes. */
+  maxBody: number;
+}
+
+/** The full upstream URL of a request path: the upstream's own path, if any, comes first. */
+export function upstreamUrl(upstream: URL, path: string): string {
+  const prefix = upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, '');
+  return `${upstream.origin}${prefix}${path}`;
 }
 
 /** Checks an upstream base URL; returns a problem to report, or the parsed URL. */

@@ -4,11 +4,18 @@
  */
 import yargs from 'yargs';
 import { cassettePath } from '../cassette/names.js';
-import { MODES, parseUpstream, type Config, type Mode } from '../config.js';
+import { parseUpstream, type Config } from '../config.js';
+import { parseJsonPath, type JsonPath } from '../json-path.js';
+import { REPLAY_POLICIES } from '../match/table.js';
+import { MODES, type Mode } from '../mode.js';
+import { REPLAY_LATENCIES } from '../replay/responder.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 
 export const ENV_PREFIX = 'CASSETTE_PROXY';
+
+/** 512 MiB: room for image and audio uploads, far below what would hurt the machine. */
+export const DEFAULT_MAX_BODY = 512 * 1024 * 1024;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -42,6 +49,12 @@ function buildParser(argv: string[]) {
       'cassette-dir': { type: 'string', default: './cassettes', describe: 'Folder that holds the cassettes' },
       cassette: { type: 'string', default: 'default', describe: 'Cassette for requests without an x-cassette header: <cassette-dir>/<name>.yaml' },
       'redact-header': { type: 'string', array: true, default: [] as string[], describe: 'Header to redact in cassettes, on top of the built-in list (repeatable)' },
+      'replay-policy': { type: 'string', default: 'repeat', describe: 'Replay: strict = each recording once (go-vcr); repeat = in order, then the last one again' },
+      'replay-latency': { type: 'string', default: 'none', describe: 'Replay: none = as fast as possible; recorded = recorded time to headers and gaps between SSE events' },
+      'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays (2 = twice as fast)' },
+      'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'Body field left out of matching, e.g. user or metadata.session (repeatable)' },
+      'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header that must match too (repeatable)' },
+      'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes' },
       'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
     })
     .strict()
@@ -54,27 +67,46 @@ function buildParser(argv: string[]) {
 }
 
 /** Parses argv (and CASSETTE_PROXY_* variables) into a Config; throws UsageError on a bad value. */
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) bad(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+function headerNames(name: string, values: unknown): string[] {
+  const names = list(values);
+  for (const header of names) if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(header)) bad(name, `"${header}" is not a header name`);
+  return names;
+}
+
 export function parseConfig(argv: string[]): Config {
   const parser = buildParser(argv);
   // --help prints the table and exits 0 inside parseSync.
   const args = parser.parseSync();
 
-  const mode = args.mode as Mode;
-  if (!MODES.includes(mode)) bad('mode', `must be one of ${MODES.join(', ')}, got "${args.mode}"`);
+  const mode: Mode = oneOf('mode', args.mode, MODES);
   const upstream = parseUpstream(args.upstream);
   if (typeof upstream === 'string') bad('upstream', upstream);
   const port = Number(args.port);
   if (!/^\d+$/.test(args.port) || port > 65535) bad('port', `must be an integer from 0 to 65535, got "${args.port}"`);
   if (!args.host) bad('host', 'must not be empty');
-  const logLevel = args['log-level'] as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) bad('log-level', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const logLevel: LogLevel = oneOf('log-level', args['log-level'], LOG_LEVELS);
   try {
     cassettePath(args['cassette-dir'], args.cassette);
   } catch (err) {
     bad('cassette', err instanceof ProxyError ? err.message : String(err));
   }
-  const redactHeaders = list(args['redact-header']);
-  for (const name of redactHeaders) if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(name)) bad('redact-header', `"${name}" is not a header name`);
+  const redactHeaders = headerNames('redact-header', args['redact-header']);
+  const matchHeaders = headerNames('match-header', args['match-header']);
+  const replayPolicy = oneOf('replay-policy', args['replay-policy'], REPLAY_POLICIES);
+  const replayLatency = oneOf('replay-latency', args['replay-latency'], REPLAY_LATENCIES);
+  const replaySpeed = Number(args['replay-speed']);
+  if (!(replaySpeed > 0) || !Number.isFinite(replaySpeed)) bad('replay-speed', `must be a number above 0, got "${args['replay-speed']}"`);
+  const maxBody = Number(args['max-body']);
+  if (!/^\d+$/.test(args['max-body']) || maxBody < 1) bad('max-body', `must be a whole number of bytes above 0, got "${args['max-body']}"`);
+  const matchIgnore = list(args['match-ignore']).map((text): JsonPath => {
+    const path = parseJsonPath(text);
+    return typeof path === 'string' ? bad('match-ignore', path) : path;
+  });
 
   return {
     mode,
@@ -85,5 +117,11 @@ export function parseConfig(argv: string[]): Config {
     cassette: args.cassette,
     redactHeaders,
     logLevel,
+    replayPolicy,
+    replayLatency,
+    replaySpeed,
+    matchIgnore,
+    matchHeaders,
+    maxBody,
   };
 }

@@ -9,6 +9,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
+import { upstreamUrl } from '../config.js';
 import { ProxyError, describeCause, sendError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CapturedExchange } from '../record/capture.js';
@@ -65,13 +66,6 @@ export class Forwarder {
     this.proxy.web(req, res, {}, (err) => this.onError(err, req, res));
   }
 
-  /** The full upstream URL of a request path, as recorded in cassettes. */
-  upstreamUrl(path: string): string {
-    const base = this.options.upstream;
-    const prefix = base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '');
-    return `${base.origin}${prefix}${path}`;
-  }
-
   close(): void {
     this.agent.destroy();
     this.proxy.close();
@@ -113,7 +107,7 @@ export class Forwarder {
       if (!clientDone || !body) return;
       capture({
         method: req.method ?? 'GET',
-        url: this.upstreamUrl(req.url ?? '/'),
+        url: upstreamUrl(this.options.upstream, req.url ?? '/'),
         rawHeaders: req.rawHeaders,
         body: Buffer.concat(exchange.requestChunks),
         durationNs: headersAt - exchange.started,

@@ -10,8 +10,12 @@ import type { Config } from '../config.js';
 import { asProxyError, describeCause, sendError } from '../errors.js';
 import { Forwarder } from '../forward/forwarder.js';
 import type { Logger } from '../log.js';
+import { RequestViewer } from '../match/request-view.js';
+import { MODE_POLICY } from '../mode.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
+import { ReplayCassettes } from '../replay/cassettes.js';
+import { Replayer } from '../replay/replayer.js';
 
 export const CASSETTE_HEADER = 'x-cassette';
 
@@ -31,6 +35,13 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
   const forwarder = new Forwarder({ upstream: config.upstream }, log);
   const redactor = new Redactor(config.redactHeaders);
   const store = new CassetteStore(log);
+  const viewer = new RequestViewer({ ignore: config.matchIgnore, headers: config.matchHeaders });
+  const replayer = new Replayer(new ReplayCassettes(viewer, config.replayPolicy, log), viewer, {
+    pacing: { latency: config.replayLatency, speed: config.replaySpeed },
+    maxBody: config.maxBody,
+    upstream: config.upstream,
+  }, log);
+  const policy = MODE_POLICY[config.mode];
 
   const record = (file: string, exchange: CapturedExchange): void => {
     let interaction;
@@ -50,6 +61,10 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
       file = cassetteFor(req, config.cassetteDir, defaultCassette);
     } catch (err) {
       sendError(res, asProxyError(err));
+      return;
+    }
+    if (policy.replay) {
+      replayer.replay(req, res, file).catch((err: unknown) => sendError(res, asProxyError(err)));
       return;
     }
     forwarder.forward(req, res, (exchange) => record(file, exchange));

@@ -26,6 +26,12 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     cassette: 'default',
     redactHeaders: [],
     logLevel: 'silent',
+    replayPolicy: 'repeat',
+    replayLatency: 'none',
+    replaySpeed: 1,
+    matchIgnore: [],
+    matchHeaders: [],
+    maxBody: 64 * 1024 * 1024,
     ...overrides,
   };
   const proxy = await startProxy(config, silentLogger());

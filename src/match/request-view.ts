@@ -1,0 +1,80 @@
+/**
+ * The parts of a request that take part in matching, normalised so that equal requests look
+ * equal: JSON bodies parsed (key order and whitespace gone, ignored fields removed), query
+ * parameters sorted by name, chosen headers by lower-case name. Scheme, host and every other
+ * header never take part, so a cassette replays whatever the upstream and whatever the SDK version.
+ */
+import { createHash } from 'node:crypto';
+import type { Body, HeaderMap } from '../cassette/types.js';
+import { canonicalJson, removePaths, type JsonPath } from '../json-path.js';
+
+export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer };
+
+export interface RequestView {
+  method: string;
+  path: string;
+  /** [name, value] pairs sorted by name; values of one name keep their order. */
+  query: [string, string][];
+  /** Lower-case header name → values, for the headers chosen with --match-header only. */
+  headers: Record<string, string[]>;
+  body: BodyView;
+}
+
+export interface MatchRules {
+  /** Body fields left out of matching (--match-ignore). */
+  ignore: readonly JsonPath[];
+  /** Headers that must match too (--match-header), any casing. */
+  headers: readonly string[];
+}
+
+export class RequestViewer {
+  private readonly headerNames: string[];
+
+  constructor(private readonly rules: MatchRules) {
+    this.headerNames = [...new Set(rules.headers.map((h) => h.toLowerCase()))].sort();
+  }
+
+  /** `url` may be absolute (a recording) or a path with query (an incoming request). */
+  view(method: string, url: string, headers: HeaderMap | NodeJS.Dict<string | string[]>, body: Body | Buffer | undefined): RequestView {
+    const parsed = new URL(url, 'http://cassette-proxy.invalid');
+    const query = [...parsed.searchParams].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const lower: Record<string, string[]> = {};
+    if (this.headerNames.length > 0) {
+      const byLower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+      for (const name of this.headerNames) {
+        const values = byLower.get(name);
+        lower[name] = values === undefined ? [] : Array.isArray(values) ? values : [values];
+      }
+    }
+    return { method: method.toUpperCase(), path: parsed.pathname, query, headers: lower, body: this.bodyView(body) };
+  }
+
+  /** A fixed-size digest of everything that takes part in matching: the index key. */
+  key(view: RequestView): string {
+    const hash = createHash('sha256');
+    hash.update(`${view.method} ${view.path}\n${JSON.stringify(view.query)}\n${JSON.stringify(view.headers)}\n`);
+    if (view.body.kind === 'json') hash.update(`json:${canonicalJson(view.body.value)}`);
+    else hash.update('bytes:').update(view.body.bytes);
+    return hash.digest('base64');
+  }
+
+  private bodyView(body: Body | Buffer | undefined): BodyView {
+    const bytes = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const first = firstNonSpace(bytes);
+    if (first === 0x7b || first === 0x5b) {
+      try {
+        const value: unknown = JSON.parse(bytes.toString('utf8'));
+        removePaths(value, this.rules.ignore);
+        return { kind: 'json', value };
+      } catch {
+        // Not JSON after all: compared byte for byte.
+      }
+    }
+    return { kind: 'bytes', bytes };
+  }
+}
+
+function firstNonSpace(bytes: Buffer): number | undefined {
+  for (const byte of bytes) if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return byte;
+  return undefined;
+}

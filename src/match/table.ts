@@ -1,0 +1,72 @@
+/**
+ * The match index of one cassette: request key → the recordings with that key, in file order.
+ * A lookup is one hash of the incoming request and one map access; recorded requests are parsed
+ * once, when the cassette loads. Replay policies:
+ *  - strict: each recording answers once, as go-vcr does; after the last, a miss that says so;
+ *  - repeat: in recorded order, then the last one again and again.
+ */
+import type { Interaction } from '../cassette/types.js';
+import { nearest } from './diff.js';
+import type { RequestView, RequestViewer } from './request-view.js';
+
+export const REPLAY_POLICIES = ['repeat', 'strict'] as const;
+export type ReplayPolicy = (typeof REPLAY_POLICIES)[number];
+
+export type Lookup =
+  | { kind: 'hit'; interaction: Interaction }
+  | { kind: 'exhausted'; recordings: number }
+  | { kind: 'miss'; nearest?: { interaction: Interaction; differences: string[] } };
+
+interface Slot {
+  /** Positions in `interactions`, in file order. */
+  positions: number[];
+  next: number;
+}
+
+export class MatchTable {
+  private readonly slots = new Map<string, Slot>();
+  private readonly timesReplayed: number[];
+
+  constructor(
+    readonly interactions: readonly Interaction[],
+    private readonly viewer: RequestViewer,
+    private readonly policy: ReplayPolicy,
+  ) {
+    this.timesReplayed = interactions.map(() => 0);
+    interactions.forEach((interaction, position) => {
+      const key = viewer.key(this.viewOf(interaction));
+      const slot = this.slots.get(key);
+      if (slot) slot.positions.push(position);
+      else this.slots.set(key, { positions: [position], next: 0 });
+    });
+  }
+
+  take(view: RequestView): Lookup {
+    const slot = this.slots.get(this.viewer.key(view));
+    if (!slot) {
+      const best = nearest(this.interactions, (i) => this.viewOf(i), view);
+      return { kind: 'miss', nearest: best && { interaction: best.candidate, differences: best.differences } };
+    }
+    let index = slot.next;
+    if (index >= slot.positions.length) {
+      if (this.policy === 'strict') return { kind: 'exhausted', recordings: slot.positions.length };
+      index = slot.positions.length - 1;
+    } else {
+      slot.next++;
+    }
+    const position = slot.positions[index]!;
+    this.timesReplayed[position]! += 1;
+    return { kind: 'hit', interaction: this.interactions[position]! };
+  }
+
+  /** How many recordings have answered at least once, and how many never did. */
+  usage(): { interactions: number; replayed: number; neverReplayed: number } {
+    const replayed = this.timesReplayed.filter((n) => n > 0).length;
+    return { interactions: this.interactions.length, replayed, neverReplayed: this.interactions.length - replayed };
+  }
+
+  private viewOf(interaction: Interaction): RequestView {
+    const { request } = interaction;
+    return this.viewer.view(request.method, request.url, request.headers ?? {}, request.body);
+  }
+}

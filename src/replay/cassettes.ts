@@ -1,0 +1,92 @@
+/**
+ * Cassettes for replay: read once, parsed once, indexed once, kept in memory. A cassette that
+ * changes on disk is picked up without a restart: a request looks at the file's identity (inode,
+ * size, mtime) at most every `revalidateMs`, and a changed file is loaded again (its replay counts
+ * start over). A missing or broken cassette is remembered as an error naming the file, so that
+ * requests which need it fail fast and the others are served.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { parseCassette } from '../cassette/codec.js';
+import { ProxyError, describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RequestViewer } from '../match/request-view.js';
+import { MatchTable, type ReplayPolicy } from '../match/table.js';
+import { displayPath } from './display-path.js';
+
+interface Entry {
+  signature: string;
+  checkedAt: number;
+  result: MatchTable | ProxyError;
+}
+
+export class ReplayCassettes {
+  private readonly entries = new Map<string, Entry>();
+  private readonly checks = new Map<string, Promise<Entry>>();
+
+  constructor(
+    private readonly viewer: RequestViewer,
+    private readonly policy: ReplayPolicy,
+    private readonly log: Logger,
+    private readonly revalidateMs = 250,
+  ) {}
+
+  /** The match table of a cassette file; throws a ProxyError when it is missing or invalid. */
+  async table(file: string): Promise<MatchTable> {
+    const entry = this.entries.get(file);
+    const fresh = entry && Date.now() - entry.checkedAt < this.revalidateMs ? entry : await this.check(file);
+    if (fresh.result instanceof ProxyError) throw fresh.result;
+    return fresh.result;
+  }
+
+  /** Every cassette loaded so far, with its match table (absent when it failed to load). */
+  loaded(): { file: string; table?: MatchTable }[] {
+    return [...this.entries].map(([file, e]) => (e.result instanceof MatchTable ? { file, table: e.result } : { file }));
+  }
+
+  /** One check per file at a time; concurrent requests share it. */
+  private check(file: string): Promise<Entry> {
+    let pending = this.checks.get(file);
+    if (!pending) {
+      pending = this.revalidate(file).finally(() => this.checks.delete(file));
+      this.checks.set(file, pending);
+    }
+    return pending;
+  }
+
+  private async revalidate(file: string): Promise<Entry> {
+    const previous = this.entries.get(file);
+    let signature: string;
+    try {
+      const info = await stat(file);
+      signature = `${info.ino}:${info.size}:${info.mtimeMs}`;
+    } catch (err) {
+      signature = `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
+    }
+    if (previous && previous.signature === signature) {
+      previous.checkedAt = Date.now();
+      return previous;
+    }
+    const entry: Entry = { signature, checkedAt: Date.now(), result: await this.load(file, signature) };
+    this.entries.set(file, entry);
+    return entry;
+  }
+
+  private async load(file: string, signature: string): Promise<MatchTable | ProxyError> {
+    const shown = displayPath(file);
+    if (signature === 'error:ENOENT') {
+      const error = new ProxyError('cassette_not_found', `cassette-proxy replay: cassette ${shown} does not exist. Record it first (--mode record), or check --cassette-dir and the x-cassette header.`);
+      this.log.warn({ cassette: shown }, 'cassette not found');
+      return error;
+    }
+    try {
+      const cassette = parseCassette(await readFile(file, 'utf8'), shown);
+      const table = new MatchTable(cassette.interactions, this.viewer, this.policy);
+      this.log.info({ cassette: shown, interactions: cassette.interactions.length }, 'cassette loaded');
+      return table;
+    } catch (err) {
+      const error = err instanceof ProxyError ? err : new ProxyError('cassette_invalid', `cassette-proxy replay: cannot read cassette ${shown}: ${describeCause(err)}`, { cause: err });
+      this.log.error({ cassette: shown, err: error.message }, 'cassette cannot be used');
+      return error;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Sends a recorded response: the recorded status and headers (framing headers made right for the
+ * body actually sent), a JSON or binary body in one piece, and an SSE body event by event. With
+ * recorded pacing, the headers wait the recorded `duration` and each event keeps its recorded
+ * offset, both divided by the speed factor; a cassette without offsets gets the first-byte delay only.
+ */
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDuration } from '../cassette/go.js';
+import { EXTENSION_KEY, type Interaction } from '../cassette/types.js';
+import { isEventStream, splitEvents } from '../sse.js';
+
+export const REPLAY_LATENCIES = ['none', 'recorded'] as const;
+export type ReplayLatency = (typeof REPLAY_LATENCIES)[number];
+
+export interface Pacing {
+  latency: ReplayLatency;
+  /** Divides every recorded delay: 2 replays twice as fast. */
+  speed: number;
+}
+
+/** Framing and connection headers: the proxy's own connection to the client decides these. */
+const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade']);
+
+export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing): Promise<void> {
+  const { response } = interaction;
+  const paced = pacing.latency === 'recorded';
+  // Absolute deadlines, so that timer lateness does not add up over a long stream.
+  if (paced) await waitUntil(performance.now() + (parseDuration(response.duration) ?? 0) / 1e6 / pacing.speed);
+  const headersAt = performance.now();
+
+  const headers: string[] = [];
+  let contentType: string | undefined;
+  for (const [name, values] of Object.entries(response.headers)) {
+    const lower = name.toLowerCase();
+    if (NOT_REPLAYED.has(lower)) continue;
+    if (lower === 'content-type') contentType = values[0];
+    for (const value of values) headers.push(name, value);
+  }
+  const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : Buffer.from(response.body);
+  const statusMessage = response.status.replace(/^\d+\s*/, '') || undefined;
+  if (res.destroyed) return;
+
+  if (!isEventStream(contentType)) {
+    headers.push('Content-Length', String(body.length));
+    res.writeHead(response.code, statusMessage, headers);
+    res.end(body);
+    return;
+  }
+  res.writeHead(response.code, statusMessage, headers);
+  res.flushHeaders();
+  const offsets = paced ? interaction[EXTENSION_KEY]?.event_offsets_ms : undefined;
+  for (const [i, event] of splitEvents(body).entries()) {
+    const offset = offsets?.[i];
+    if (offset !== undefined) await waitUntil(headersAt + offset / pacing.speed);
+    if (res.destroyed) return;
+    if (!res.write(event)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  }
+  res.end();
+}
+
+function waitUntil(deadline: number): Promise<void> | undefined {
+  const wait = deadline - performance.now();
+  return wait > 0 ? sleep(wait) : undefined;
+}
