@@ -22,5 +22,5 @@ USER node
 VOLUME ["/cassettes"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "require('net').connect(process.env.CASSETTE_PROXY_PORT||8080,'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CASSETTE_PROXY_PORT||8080)+'/_proxy/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "dist/src/cli/main.js"]

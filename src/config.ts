@@ -25,8 +25,14 @@ export interface Config {
   matchIgnore: JsonPath[];
   /** Headers that must match too. */
   matchHeaders: string[];
-  /** Largest request body read into memory, in bytes. */
+  /** Largest request body, in bytes. */
   maxBody: number;
+  /** Refuse every runtime mode change. */
+  lockMode: boolean;
+  /** When set, runtime changes need `Authorization: Bearer <token>`; otherwise only loopback may change. */
+  adminToken: string | undefined;
+  /** How long exchanges in flight may take to finish at shutdown. */
+  shutdownGraceMs: number;
 }
 
 /** The full upstream URL of a request path: the upstream's own path, if any, comes first. */

@@ -13,12 +13,20 @@ export type ErrorCode =
   | 'cassette_miss'
   | 'cassette_not_found'
   | 'body_too_large'
+  | 'invalid_request'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'admin_unauthorized'
+  | 'admin_forbidden'
+  | 'mode_locked'
   | 'internal_error';
 
 interface ErrorKind {
   status: number;
   /** OpenAI's `error.type`. */
   type: string;
+  /** Close the connection after answering: the client may still be sending a body we will not read. */
+  close?: boolean;
 }
 
 const KINDS: Record<ErrorCode, ErrorKind> = {
@@ -29,7 +37,13 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   cassette_invalid: { status: 400, type: 'cassette_error' },
   cassette_miss: { status: 404, type: 'cassette_error' },
   cassette_not_found: { status: 404, type: 'cassette_error' },
-  body_too_large: { status: 413, type: 'invalid_request_error' },
+  body_too_large: { status: 413, type: 'invalid_request_error', close: true },
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'invalid_request_error' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  admin_unauthorized: { status: 401, type: 'authentication_error' },
+  admin_forbidden: { status: 403, type: 'permission_error' },
+  mode_locked: { status: 409, type: 'invalid_request_error' },
   internal_error: { status: 500, type: 'proxy_error' },
 };
 
@@ -81,15 +95,25 @@ export function describeCause(err: unknown): string {
  * only way left to tell the client.
  */
 export function sendError(res: ServerResponse, error: ProxyError): void {
+  ownErrors.set(res, error);
   if (res.headersSent) {
     res.destroy(error);
     return;
   }
   const body = error.toBody();
-  res.writeHead(error.status, {
+  const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-should-retry': 'false',
-  });
+  };
+  if (KINDS[error.code].close) headers.connection = 'close';
+  res.writeHead(error.status, headers);
   res.end(body);
+}
+
+const ownErrors = new WeakMap<ServerResponse, ProxyError>();
+
+/** The error the proxy itself answered this response with, if it did. */
+export function ownError(res: ServerResponse): ProxyError | undefined {
+  return ownErrors.get(res);
 }

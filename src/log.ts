@@ -1,19 +1,24 @@
-/** The structured logger: pino JSON on stderr, with secret-bearing fields censored as a last guard. */
+/**
+ * The structured logger: pino JSON lines on stderr (readable, coloured lines when stderr is a
+ * terminal), with secret-bearing fields censored as a last guard.
+ */
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export function createLogger(level: LogLevel = 'info', destination: NodeJS.WritableStream = process.stderr): Logger {
+export function createLogger(level: LogLevel = 'info', destination?: NodeJS.WritableStream): Logger {
+  const out = destination ?? (process.stderr.isTTY ? pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' }) : process.stderr);
   return pino(
     {
       level,
       base: undefined,
       redact: { paths: ['headers.authorization', 'headers["api-key"]', 'headers["x-api-key"]', 'headers.cookie'], censor: '[REDACTED]' },
     },
-    destination,
+    out,
   );
 }
 

@@ -32,8 +32,10 @@ export class CassetteFile {
   private blocks: Buffer[] | undefined;
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
-  /** Blocks in memory that the last save failed to put on disk. */
-  private dirty = false;
+  /** Interactions in memory that no save has put on disk yet. */
+  private unsaved = 0;
+  /** Interactions in the file as last saved, and how many of them this process added. */
+  private saved = { onDisk: 0, recordedSinceStart: 0 };
 
   constructor(
     readonly file: string,
@@ -54,11 +56,11 @@ export class CassetteFile {
   /** Resolves when everything added so far has been saved or has failed. */
   async flush(): Promise<void> {
     while (this.draining) await this.draining;
-    if (this.dirty) await this.saveOnce([]);
+    if (this.unsaved > 0) await this.saveOnce([]);
   }
 
-  get count(): number {
-    return this.blocks?.length ?? 0;
+  stats(): { onDisk: number; recordedSinceStart: number } {
+    return { ...this.saved };
   }
 
   private async drain(): Promise<void> {
@@ -78,9 +80,10 @@ export class CassetteFile {
         blocks.push(Buffer.from(serializeInteraction({ id, ...p.interaction })));
         return id;
       });
-      this.dirty = true;
+      this.unsaved += batch.length;
       await writeAtomically(this.file, [Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`), ...blocks]);
-      this.dirty = false;
+      this.saved = { onDisk: blocks.length, recordedSinceStart: this.saved.recordedSinceStart + this.unsaved };
+      this.unsaved = 0;
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError('internal_error', `saving cassette ${this.file} failed: ${describeCause(err)}`, { cause: err });
       this.log.error({ err: error, cassette: this.file, interactions: batch.length }, 'cassette save failed; the interactions stay in memory and go out with the next save');
@@ -162,5 +165,9 @@ export class CassetteStore {
 
   async flushAll(): Promise<void> {
     await Promise.all([...this.files.values()].map((f) => f.flush()));
+  }
+
+  all(): CassetteFile[] {
+    return [...this.files.values()];
   }
 }

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { hideBin } from 'yargs/helpers';
 import { createLogger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import { startProxy } from '../server/server.js';
 import { UsageError, parseConfig } from './options.js';
 
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   }
 
   const log = createLogger(config.logLevel);
-  const proxy = await startProxy(config, log);
+  const proxy = await startProxy(config, log, new Metrics({ processMetrics: true }));
   process.stdout.write(
     `cassette-proxy ${config.mode}: upstream ${config.upstream.origin}${config.upstream.pathname === '/' ? '' : config.upstream.pathname}, ` +
       `listening on ${proxy.url}, cassette ${path.relative(process.cwd(), proxy.defaultCassette) || proxy.defaultCassette}\n`,
@@ -28,8 +29,8 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: saving pending interactions');
-    proxy.close().then(
+    log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping: finishing exchanges in flight, then saving');
+    proxy.close(config.shutdownGraceMs).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');

@@ -55,6 +55,9 @@ function buildParser(argv: string[]) {
       'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'Body field left out of matching, e.g. user or metadata.session (repeatable)' },
       'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header that must match too (repeatable)' },
       'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes' },
+      'lock-mode': { type: 'boolean', default: false, describe: 'Refuse every runtime mode change (PUT /_proxy/mode)' },
+      'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need; without it only loopback may change the mode' },
+      'shutdown-grace': { type: 'string', default: '10', describe: 'Seconds that exchanges in flight get to finish at SIGTERM/SIGINT' },
       'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
     })
     .strict()
@@ -103,6 +106,10 @@ export function parseConfig(argv: string[]): Config {
   if (!(replaySpeed > 0) || !Number.isFinite(replaySpeed)) bad('replay-speed', `must be a number above 0, got "${args['replay-speed']}"`);
   const maxBody = Number(args['max-body']);
   if (!/^\d+$/.test(args['max-body']) || maxBody < 1) bad('max-body', `must be a whole number of bytes above 0, got "${args['max-body']}"`);
+  const grace = Number(args['shutdown-grace']);
+  if (!(grace >= 0) || !Number.isFinite(grace)) bad('shutdown-grace', `must be a number of seconds, 0 or more, got "${args['shutdown-grace']}"`);
+  const adminToken = args['admin-token'];
+  if (adminToken !== undefined && adminToken.length < 8) bad('admin-token', 'must be at least 8 characters');
   const matchIgnore = list(args['match-ignore']).map((text): JsonPath => {
     const path = parseJsonPath(text);
     return typeof path === 'string' ? bad('match-ignore', path) : path;
@@ -123,5 +130,8 @@ export function parseConfig(argv: string[]): Config {
     matchIgnore,
     matchHeaders,
     maxBody,
+    lockMode: args['lock-mode'],
+    adminToken,
+    shutdownGraceMs: grace * 1000,
   };
 }

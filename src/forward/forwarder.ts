@@ -8,16 +8,26 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import type { Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { upstreamUrl } from '../config.js';
 import { ProxyError, describeCause, sendError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { CapturedExchange } from '../record/capture.js';
 import { EventBoundaries, isEventStream } from '../sse.js';
 import { loadHttpProxy } from './http-proxy.js';
 
 export interface ForwardOptions {
   upstream: URL;
+  /** Largest request body passed on; a larger one is cut off with a 413. */
+  maxBody: number;
+}
+
+export interface ForwardRequest {
+  /** Gets the copy of the exchange once it completed (record modes). */
+  capture?: CaptureSink;
+  /** The request body when it was already read (to look for a recording first). */
+  body?: Buffer;
 }
 
 /** Receives the copy of an exchange that completed: upstream ended and the client got every byte. */
@@ -31,6 +41,8 @@ interface Exchange {
   requestChunks: Buffer[];
   started: bigint;
   proxyReq?: http.ClientRequest;
+  /** Set when the proxy itself stopped the exchange (e.g. the body was too large). */
+  failure?: ProxyError;
 }
 
 export class Forwarder {
@@ -41,6 +53,7 @@ export class Forwarder {
   constructor(
     private readonly options: ForwardOptions,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {
     const secure = options.upstream.protocol === 'https:';
     this.agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
@@ -59,10 +72,27 @@ export class Forwarder {
   }
 
   /** Forwards one request; `capture` (when recording) gets the copy once the exchange completed. */
-  forward(req: IncomingMessage, res: ServerResponse, capture?: CaptureSink): void {
+  forward(req: IncomingMessage, res: ServerResponse, { capture, body }: ForwardRequest = {}): void {
     const exchange: Exchange = { capture, requestChunks: [], started: process.hrtime.bigint() };
     this.exchanges.set(req, exchange);
-    if (capture) req.on('data', (chunk: Buffer) => exchange.requestChunks.push(chunk));
+    if (body) {
+      exchange.requestChunks.push(body);
+      this.proxy.web(req, res, { buffer: Readable.from([body]) }, (err) => this.onError(err, req, res));
+      return;
+    }
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (exchange.failure) return;
+      size += chunk.length;
+      if (size > this.options.maxBody) {
+        exchange.failure ??= new ProxyError('body_too_large', `the request body is larger than ${this.options.maxBody} bytes (--max-body)`);
+        req.unpipe();
+        exchange.proxyReq?.destroy();
+        this.onError(exchange.failure, req, res);
+        return;
+      }
+      if (capture) exchange.requestChunks.push(chunk);
+    });
     this.proxy.web(req, res, {}, (err) => this.onError(err, req, res));
   }
 
@@ -85,6 +115,11 @@ export class Forwarder {
   private onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
     const exchange = this.exchanges.get(req);
     const headersAt = process.hrtime.bigint();
+    if (exchange) {
+      this.metrics.upstreamFirstByteSeconds.observe(Number(headersAt - exchange.started) / 1e9);
+      const started = exchange.started;
+      proxyRes.once('end', () => this.metrics.upstreamSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9));
+    }
     const forwarded: string[] = [];
     const raw = proxyRes.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -92,7 +127,10 @@ export class Forwarder {
     }
     const sse = isEventStream(proxyRes.headers['content-type']);
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, forwarded);
-    if (sse) res.flushHeaders();
+    if (sse) {
+      res.flushHeaders();
+      res.once('close', this.metrics.streamOpened());
+    }
 
     const tee = exchange?.capture ? new ResponseTee(proxyRes, headersAt, sse, this.log) : undefined;
     proxyRes.on('error', (err) => this.cutStream(res, err));
@@ -144,6 +182,11 @@ export class Forwarder {
   }
 
   private onError(err: Error, req: IncomingMessage, res: ServerResponse): void {
+    const failure = this.exchanges.get(req)?.failure;
+    if (failure && !res.headersSent && !res.destroyed) {
+      sendError(res, failure);
+      return;
+    }
     if (res.headersSent || res.destroyed || req.socket.destroyed) {
       if (!res.destroyed) res.destroy(err);
       return;

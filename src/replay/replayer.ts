@@ -1,48 +1,42 @@
 /**
- * Replay: answers a request from a cassette and never contacts the upstream. A request that
- * matches nothing gets a 404 in OpenAI's error shape (the official SDKs do not retry it) that names
- * the cassette, the request, the nearest recording and what differed; the same goes to the log.
+ * Replay: finds the recording that answers a request, and words the miss when there is none.
+ * A miss names the cassette, the request, the nearest recording and what differed, field by field.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { upstreamUrl } from '../config.js';
 import { ProxyError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { Interaction } from '../cassette/types.js';
 import type { RequestView, RequestViewer } from '../match/request-view.js';
 import type { Lookup } from '../match/table.js';
 import type { ReplayCassettes } from './cassettes.js';
 import { displayPath } from './display-path.js';
-import { readBody } from './read-body.js';
-import { sendRecorded, type Pacing } from './responder.js';
-
-export interface ReplayOptions {
-  pacing: Pacing;
-  maxBody: number;
-  /** Requests match recordings by the path they would have had upstream (its path prefix added). */
-  upstream: URL;
-}
 
 const SHOWN_DIFFERENCES = 6;
+
+export interface IncomingRequest {
+  method: string;
+  /** Path and query as the client sent them. */
+  url: string;
+  headers: NodeJS.Dict<string | string[]>;
+  body: Buffer;
+}
+
+export type Found = { kind: 'hit'; interaction: Interaction } | { kind: 'miss'; error: ProxyError };
 
 export class Replayer {
   constructor(
     private readonly cassettes: ReplayCassettes,
     private readonly viewer: RequestViewer,
-    private readonly options: ReplayOptions,
-    private readonly log: Logger,
+    /** Requests match recordings by the path they would have had upstream (its path prefix added). */
+    private readonly upstream: URL,
   ) {}
 
-  /** Answers from `file`; throws a ProxyError (answered by the caller) on a miss or a bad cassette. */
-  async replay(req: IncomingMessage, res: ServerResponse, file: string): Promise<void> {
-    const body = await readBody(req, this.options.maxBody);
+  /** The recording that answers `request` from `file`; throws a ProxyError when the cassette is unusable. */
+  async find(request: IncomingRequest, file: string): Promise<Found> {
     const table = await this.cassettes.table(file);
-    const view = this.viewer.view(req.method ?? 'GET', upstreamUrl(this.options.upstream, req.url ?? '/'), req.headers, body);
+    const view = this.viewer.view(request.method, upstreamUrl(this.upstream, request.url), request.headers, request.body);
     const found = table.take(view);
-    if (found.kind !== 'hit') {
-      const error = new ProxyError('cassette_miss', missMessage(found, view, displayPath(file)));
-      this.log.warn({ cassette: displayPath(file), method: view.method, path: view.path }, error.message);
-      throw error;
-    }
-    await sendRecorded(res, found.interaction, this.options.pacing);
+    if (found.kind === 'hit') return found;
+    return { kind: 'miss', error: new ProxyError('cassette_miss', missMessage(found, view, displayPath(file))) };
   }
 }
 

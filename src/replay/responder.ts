@@ -23,7 +23,8 @@ export interface Pacing {
 /** Framing and connection headers: the proxy's own connection to the client decides these. */
 const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade']);
 
-export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing): Promise<void> {
+/** `onStream` is told when an event stream starts, and calls back what it returns when it ends. */
+export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing, onStream?: () => () => void): Promise<void> {
   const { response } = interaction;
   const paced = pacing.latency === 'recorded';
   // Absolute deadlines, so that timer lateness does not add up over a long stream.
@@ -50,6 +51,7 @@ export async function sendRecorded(res: ServerResponse, interaction: Interaction
   }
   res.writeHead(response.code, statusMessage, headers);
   res.flushHeaders();
+  if (onStream) res.once('close', onStream());
   const offsets = paced ? interaction[EXTENSION_KEY]?.event_offsets_ms : undefined;
   for (const [i, event] of splitEvents(body).entries()) {
     const offset = offsets?.[i];

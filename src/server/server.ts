@@ -1,21 +1,28 @@
 /**
- * The composition root: the listener, routing of each request, and the wiring of forwarding,
- * capture, redaction and storage. The only module that knows all the others.
+ * The composition root: the listener, the routing of each request through the mode's policy,
+ * the admin API, one log line and one metric per exchange, and the drain at shutdown. The only
+ * module that knows all the others.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN_PREFIX, handleAdmin, type CassetteSummary } from '../admin/routes.js';
 import { cassettePath } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
 import type { Config } from '../config.js';
-import { asProxyError, describeCause, sendError } from '../errors.js';
+import { ProxyError, asProxyError, describeCause, ownError, sendError } from '../errors.js';
 import { Forwarder } from '../forward/forwarder.js';
 import type { Logger } from '../log.js';
 import { RequestViewer } from '../match/request-view.js';
-import { MODE_POLICY } from '../mode.js';
+import { Metrics, type Outcome } from '../metrics.js';
+import { MODE_POLICY, type Mode } from '../mode.js';
+import { readBody } from '../read-body.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
+import { displayPath } from '../replay/display-path.js';
 import { Replayer } from '../replay/replayer.js';
+import { sendRecorded } from '../replay/responder.js';
 
 export const CASSETTE_HEADER = 'x-cassette';
 
@@ -24,50 +31,156 @@ export interface RunningProxy {
   url: string;
   server: http.Server;
   store: CassetteStore;
-  /** The file that requests without `x-cassette` use. */
-  defaultCassette: string;
-  /** Stops accepting, waits for saves to finish, and releases the upstream connections. */
-  close(): Promise<void>;
+  metrics: Metrics;
+  /** The file that requests without `x-cassette` use now. */
+  readonly defaultCassette: string;
+  /** Each cassette in use, with its counts (as GET /_proxy/cassettes shows). */
+  cassettes(): CassetteSummary[];
+  /**
+   * Stops accepting, lets exchanges in flight finish for up to `graceMs` (then cuts them: a cut
+   * stream is not saved), saves what is pending, and releases the upstream connections.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
-export async function startProxy(config: Config, log: Logger): Promise<RunningProxy> {
-  const defaultCassette = cassettePath(config.cassetteDir, config.cassette);
-  const forwarder = new Forwarder({ upstream: config.upstream }, log);
+interface ExchangeLog {
+  mode: Mode;
+  cassette: string;
+  started: number;
+  outcome?: Outcome;
+}
+
+export async function startProxy(config: Config, log: Logger, metrics = new Metrics()): Promise<RunningProxy> {
+  const state = { mode: config.mode, cassette: config.cassette, file: cassettePath(config.cassetteDir, config.cassette) };
+  const forwarder = new Forwarder({ upstream: config.upstream, maxBody: config.maxBody }, log, metrics);
   const redactor = new Redactor(config.redactHeaders);
-  const store = new CassetteStore(log);
+  const store = new CassetteStore(log, { saved: () => metrics.saves.inc(), failed: () => metrics.saveFailures.inc() });
   const viewer = new RequestViewer({ ignore: config.matchIgnore, headers: config.matchHeaders });
-  const replayer = new Replayer(new ReplayCassettes(viewer, config.replayPolicy, log), viewer, {
-    pacing: { latency: config.replayLatency, speed: config.replaySpeed },
-    maxBody: config.maxBody,
-    upstream: config.upstream,
-  }, log);
-  const policy = MODE_POLICY[config.mode];
+  const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);
+  const replayer = new Replayer(replayCassettes, viewer, config.upstream);
+  const pacing = { latency: config.replayLatency, speed: config.replaySpeed };
 
   const record = (file: string, exchange: CapturedExchange): void => {
     let interaction;
     try {
       interaction = redactor.redact(toInteraction(exchange));
     } catch (err) {
-      log.error({ err: describeCause(err), cassette: file }, 'could not turn the exchange into an interaction; it is not saved');
+      log.error({ err: describeCause(err), cassette: displayPath(file) }, 'could not turn the exchange into an interaction; it is not saved');
       return;
     }
-    // The store logs a failed save itself and keeps the interaction for the next save.
+    // The store logs and counts a failed save itself, and keeps the interaction for the next save.
     store.file(file).add(interaction).catch(() => undefined);
   };
 
+  /** Replay first (when the mode says so), then forward (when it says so), recording if it says so. */
+  const proxyRequest = async (req: IncomingMessage, res: ServerResponse, file: string, entry: ExchangeLog): Promise<void> => {
+    const policy = MODE_POLICY[entry.mode];
+    const declared = Number(req.headers['content-length']);
+    if (declared > config.maxBody) throw new ProxyError('body_too_large', `the request body is larger than ${config.maxBody} bytes (--max-body)`);
+    const capture = policy.record ? (exchange: CapturedExchange) => record(file, exchange) : undefined;
+    if (!policy.replay) return forwarder.forward(req, res, { capture });
+
+    const body = await readBody(req, config.maxBody);
+    const request = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+    let found;
+    try {
+      found = await replayer.find(request, file);
+    } catch (err) {
+      // A cassette that does not exist yet is simply empty when misses may be recorded.
+      if (!(policy.forward && err instanceof ProxyError && err.code === 'cassette_not_found')) throw err;
+    }
+    if (found?.kind === 'hit') {
+      entry.outcome = 'replayed';
+      return sendRecorded(res, found.interaction, pacing, () => metrics.streamOpened());
+    }
+    if (policy.forward) return forwarder.forward(req, res, { capture, body });
+    entry.outcome = 'miss';
+    log.warn({ cassette: entry.cassette, method: request.method, path: pathOf(request.url) }, found!.error.message);
+    throw found!.error;
+  };
+
+  let inFlight = 0;
+  let closing = false;
+  let drained: (() => void) | undefined;
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url?.startsWith(ADMIN_PREFIX)) {
+      void handleAdmin(req, res, admin);
+      return;
+    }
+    inFlight++;
+    if (closing) res.setHeader('connection', 'close');
+    const entry: ExchangeLog = { mode: state.mode, cassette: displayPath(state.file), started: performance.now() };
+    res.once('close', () => {
+      finish(req, res, entry);
+      if (--inFlight === 0) drained?.();
+    });
     let file: string;
     try {
-      file = cassetteFor(req, config.cassetteDir, defaultCassette);
+      file = cassetteFor(req, config.cassetteDir, state.file);
+      entry.cassette = displayPath(file);
     } catch (err) {
       sendError(res, asProxyError(err));
       return;
     }
-    if (policy.replay) {
-      replayer.replay(req, res, file).catch((err: unknown) => sendError(res, asProxyError(err)));
-      return;
+    proxyRequest(req, res, file, entry).catch((err: unknown) => sendError(res, asProxyError(err)));
+  };
+
+  const finish = (req: IncomingMessage, res: ServerResponse, entry: ExchangeLog): void => {
+    const error = ownError(res);
+    const policy = MODE_POLICY[entry.mode];
+    const outcome: Outcome = error || !res.writableFinished ? (entry.outcome === 'miss' ? 'miss' : 'error') : (entry.outcome ?? (policy.record ? 'recorded' : 'forwarded'));
+    metrics.exchanges.inc({ mode: entry.mode, outcome });
+    const line = {
+      method: req.method,
+      path: pathOf(req.url ?? '/'),
+      mode: entry.mode,
+      outcome,
+      status: res.statusCode,
+      duration_ms: Math.round((performance.now() - entry.started) * 10) / 10,
+      cassette: entry.cassette,
+      ...(error && { error: error.code }),
+    };
+    if (outcome === 'error') log.warn(line, 'exchange failed');
+    else log.info(line, 'exchange');
+  };
+
+  const cassettes = (): CassetteSummary[] => {
+    const rows = new Map<string, CassetteSummary>();
+    for (const { file, table } of replayCassettes.loaded()) {
+      const usage = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
+      rows.set(file, { cassette: displayPath(file), interactions_on_disk: usage.interactions, replayed: usage.replayed, never_replayed: usage.neverReplayed, recorded_since_start: 0 });
     }
-    forwarder.forward(req, res, (exchange) => record(file, exchange));
+    for (const cassette of store.all()) {
+      const { onDisk, recordedSinceStart } = cassette.stats();
+      const row = rows.get(cassette.file);
+      if (row) {
+        row.interactions_on_disk = Math.max(row.interactions_on_disk, onDisk);
+        row.never_replayed = row.interactions_on_disk - row.replayed;
+        row.recorded_since_start = recordedSinceStart;
+      } else {
+        rows.set(cassette.file, { cassette: displayPath(cassette.file), interactions_on_disk: onDisk, replayed: 0, never_replayed: onDisk, recorded_since_start: recordedSinceStart });
+      }
+    }
+    return [...rows.values()].sort((a, b) => a.cassette.localeCompare(b.cassette));
+  };
+
+  const admin = {
+    current: () => ({ mode: state.mode, cassette: state.cassette }),
+    switchTo: (change: { mode?: Mode; cassette?: string }) => {
+      const before = { mode: state.mode, cassette: state.cassette };
+      if (change.cassette !== undefined) {
+        state.file = cassettePath(config.cassetteDir, change.cassette);
+        state.cassette = change.cassette;
+      }
+      if (change.mode !== undefined) state.mode = change.mode;
+      log.info({ from: before, to: { mode: state.mode, cassette: state.cassette } }, 'mode changed');
+    },
+    lockMode: config.lockMode,
+    adminToken: config.adminToken,
+    cassetteDir: config.cassetteDir,
+    metrics,
+    cassettes,
   };
 
   const server = http.createServer({ noDelay: true }, handle);
@@ -85,22 +198,39 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     url: `http://${host}:${address.port}`,
     server,
     store,
-    defaultCassette,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+    metrics,
+    get defaultCassette() {
+      return state.file;
+    },
+    cassettes,
+    async close(graceMs = 0) {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        const allDone = new Promise<void>((resolve) => (drained = resolve));
+        const cut = await Promise.race([allDone.then(() => false), sleep(graceMs, true, { ref: false })]);
+        if (cut) log.warn({ inFlight, graceMs }, 'shutdown grace period over: cutting the exchanges still open (they are not saved)');
+      }
+      server.closeAllConnections();
+      await closed;
       await store.flushAll();
       forwarder.close();
+      log.info({ cassettes: cassettes() }, 'cassette summary');
     },
   };
 }
 
-/** The cassette a request names in `x-cassette` (never forwarded upstream), or the default. */
+/** The cassette a request names in `x-cassette` (never forwarded upstream), or the current default. */
 function cassetteFor(req: IncomingMessage, dir: string, fallback: string): string {
   const name = req.headers[CASSETTE_HEADER];
   if (name === undefined) return fallback;
   delete req.headers[CASSETTE_HEADER];
   return cassettePath(dir, Array.isArray(name) ? name.join(',') : name);
+}
+
+/** The path without its query: queries may carry credentials, and logs never do. */
+function pathOf(url: string): string {
+  const end = url.indexOf('?');
+  return end === -1 ? url : url.slice(0, end);
 }

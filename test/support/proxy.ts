@@ -32,6 +32,9 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     matchIgnore: [],
     matchHeaders: [],
     maxBody: 64 * 1024 * 1024,
+    lockMode: false,
+    adminToken: undefined,
+    shutdownGraceMs: 0,
     ...overrides,
   };
   const proxy = await startProxy(config, silentLogger());
@@ -40,18 +43,18 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     await temp.remove();
   });
   const baseURL = `${proxy.url}/v1`;
-  return {
-    ...proxy,
+  // Assigned onto the proxy itself, so its getters (the current default cassette) stay live.
+  return Object.assign(proxy, {
     dir: temp.dir,
     baseURL,
-    client: (apiKey, options = {}) =>
+    client: (apiKey: string, options: { cassette?: string } = {}) =>
       new OpenAI({
         apiKey,
         baseURL,
         maxRetries: 0,
         defaultHeaders: options.cassette ? { 'x-cassette': options.cassette } : {},
       }),
-  };
+  });
 }
 
 /** Reads a cassette with plain js-yaml, as any other tool would. */

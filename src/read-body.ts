@@ -1,6 +1,6 @@
 /** Reads a whole request body, refusing one larger than `limit` bytes. */
 import type { IncomingMessage } from 'node:http';
-import { ProxyError } from '../errors.js';
+import { ProxyError } from './errors.js';
 
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];

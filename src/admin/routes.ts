@@ -1,0 +1,93 @@
+/**
+ * The admin API under /_proxy/ on the proxy's own listener (never forwarded):
+ *   GET /_proxy/health     200 with the current mode
+ *   GET /_proxy/mode       {"mode", "cassette"}
+ *   PUT /_proxy/mode       {"mode"?, "cassette"?}: switch at runtime (guarded, refused under --lock-mode)
+ *   GET /_proxy/metrics    Prometheus text
+ *   GET /_proxy/cassettes  each cassette in use, with its counts
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { cassettePath } from '../cassette/names.js';
+import { ProxyError, sendError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { MODES, type Mode } from '../mode.js';
+import { readBody } from '../read-body.js';
+import { authorizeChange } from './guard.js';
+
+export const ADMIN_PREFIX = '/_proxy/';
+
+export interface CassetteSummary {
+  cassette: string;
+  interactions_on_disk: number;
+  replayed: number;
+  never_replayed: number;
+  recorded_since_start: number;
+}
+
+export interface AdminContext {
+  current(): { mode: Mode; cassette: string };
+  switchTo(change: { mode?: Mode; cassette?: string }): void;
+  lockMode: boolean;
+  adminToken: string | undefined;
+  cassetteDir: string;
+  metrics: Metrics;
+  cassettes(): CassetteSummary[];
+}
+
+export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AdminContext): Promise<void> {
+  try {
+    const route = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+    switch (route) {
+      case 'GET /_proxy/health':
+        return json(res, 200, { status: 'ok', ...ctx.current() });
+      case 'GET /_proxy/mode':
+        return json(res, 200, ctx.current());
+      case 'PUT /_proxy/mode':
+        authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
+        if (ctx.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (--lock-mode): restart the proxy to change it');
+        ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
+        return json(res, 200, ctx.current());
+      case 'GET /_proxy/metrics':
+        res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+        return void res.end(await ctx.metrics.registry.metrics());
+      case 'GET /_proxy/cassettes':
+        return json(res, 200, { cassettes: ctx.cassettes() });
+      default: {
+        const known = ['health', 'mode', 'metrics', 'cassettes'].some((p) => route.endsWith(`${ADMIN_PREFIX}${p}`));
+        throw known
+          ? new ProxyError('method_not_allowed', `${route} is not supported; see the README's admin API`)
+          : new ProxyError('not_found', `no admin endpoint ${route}; there are /_proxy/health, /_proxy/mode, /_proxy/metrics and /_proxy/cassettes`);
+      }
+    }
+  } catch (err) {
+    sendError(res, err instanceof ProxyError ? err : new ProxyError('internal_error', String(err), { cause: err }));
+  }
+}
+
+function parseChange(body: Buffer, cassetteDir: string): { mode?: Mode; cassette?: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ProxyError('invalid_request', 'the body must be JSON such as {"mode": "replay"} or {"mode": "record", "cassette": "name"}');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ProxyError('invalid_request', 'the body must be a JSON object');
+  const { mode, cassette, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw new ProxyError('invalid_request', `unknown field ${unknown.join(', ')}; only "mode" and "cassette" can change`, { param: unknown[0] });
+  if (mode === undefined && cassette === undefined) throw new ProxyError('invalid_request', 'give "mode", "cassette" or both');
+  if (mode !== undefined && !MODES.includes(mode as Mode)) {
+    throw new ProxyError('invalid_request', `"mode" must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`, { param: 'mode' });
+  }
+  if (cassette !== undefined) {
+    if (typeof cassette !== 'string') throw new ProxyError('invalid_request', '"cassette" must be a string', { param: 'cassette' });
+    cassettePath(cassetteDir, cassette); // throws invalid_cassette_name
+  }
+  return { mode: mode as Mode | undefined, cassette: cassette as string | undefined };
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,62 @@
+/**
+ * Prometheus metrics (prom-client), one registry per proxy so that several proxies in one process
+ * (tests, embedding) never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const OUTCOMES = ['forwarded', 'recorded', 'replayed', 'miss', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Upstream latencies from 5 ms to 2 minutes: LLM answers span that whole range. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly exchanges = new Counter({
+    name: 'cassette_proxy_exchanges_total',
+    help: 'Exchanges by the mode they ran in and how they ended',
+    labelNames: ['mode', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamSeconds = new Histogram({
+    name: 'cassette_proxy_upstream_duration_seconds',
+    help: 'From sending a request upstream until its response ended',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly upstreamFirstByteSeconds = new Histogram({
+    name: 'cassette_proxy_upstream_ttfb_seconds',
+    help: 'From sending a request upstream until its response headers arrived',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly openStreams = new Gauge({
+    name: 'cassette_proxy_open_streams',
+    help: 'text/event-stream responses being sent to clients right now',
+    registers: [this.registry],
+  });
+  readonly saves = new Counter({
+    name: 'cassette_proxy_cassette_saves_total',
+    help: 'Cassette files written',
+    registers: [this.registry],
+  });
+  readonly saveFailures = new Counter({
+    name: 'cassette_proxy_cassette_save_failures_total',
+    help: 'Cassette writes that failed (the interactions stay in memory for the next save)',
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cassette_proxy_' });
+  }
+
+  /** Counts an SSE response as open until the returned function is called (once). */
+  streamOpened(): () => void {
+    this.openStreams.inc();
+    let open = true;
+    return () => {
+      if (open) this.openStreams.dec();
+      open = false;
+    };
+  }
+}

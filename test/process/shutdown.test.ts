@@ -1,0 +1,53 @@
+/** SIGTERM and SIGINT on the built bin: streams in flight finish and are saved; past the grace period they are cut and not saved. */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import OpenAI from 'openai';
+import { FakeUpstream, SEED_TOOL_CALL_STREAM, SEED_TURN_ONE_REQUEST } from '../support/fake-upstream.js';
+import { tempDir } from '../support/paths.js';
+import { readCassetteYaml } from '../support/proxy.js';
+import { spawnProxy } from '../support/spawn.js';
+
+test('SIGTERM during a stream: the stream completes, the interaction is on disk, the process exits 0', async (t) => {
+  const upstream = await FakeUpstream.start({ eventSpacingMs: 25 });
+  t.after(() => upstream.close());
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const proxy = await spawnProxy(t, ['--port', '0', '--upstream', upstream.url, '--cassette-dir', temp.dir]);
+  const client = new OpenAI({ apiKey: 'k', baseURL: `${proxy.url}/v1`, maxRetries: 0 });
+  const stream = await client.chat.completions.create({ ...SEED_TURN_ONE_REQUEST, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+  let chunks = 0;
+  let exit: Promise<number | null> | undefined;
+  for await (const _ of stream) {
+    if (chunks++ === 0) exit = proxy.stop('SIGTERM');
+  }
+  assert.ok(chunks > 5, 'the whole stream arrived');
+  assert.equal(await exit, 0);
+  const cassette = await readCassetteYaml(path.join(temp.dir, 'default.yaml'));
+  assert.equal(cassette.interactions.length, 1);
+  assert.equal(cassette.interactions[0].response.body, SEED_TOOL_CALL_STREAM);
+  assert.match(proxy.stderr(), /cassette summary/);
+});
+
+test('a stream still open when the grace period ends is cut, not saved, and the process still exits 0', async (t) => {
+  const upstream = await FakeUpstream.start();
+  t.after(() => upstream.close());
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const proxy = await spawnProxy(t, ['--port', '0', '--upstream', upstream.url, '--cassette-dir', temp.dir, '--shutdown-grace', '0.3']);
+  const res = await fetch(`${proxy.url}/v1/slow`, { method: 'POST' });
+  const reader = res.body!.getReader();
+  await reader.read();
+  const exit = proxy.stop('SIGINT');
+  const ended = await (async () => {
+    try {
+      for (;;) if ((await reader.read()).done) return 'clean end';
+    } catch {
+      return 'error';
+    }
+  })();
+  assert.equal(ended, 'error', 'the client sees a failure, not a clean end');
+  assert.equal(await exit, 0);
+  assert.ok(!existsSync(path.join(temp.dir, 'default.yaml')), 'the cut stream was not saved');
+});
