@@ -16,6 +16,8 @@ export interface Config {
   cassette: string;
   /** Header names redacted on top of the built-in list. */
   redactHeaders: string[];
+  /** JSON body fields whose values are redacted before saving (and before matching in replay). */
+  redactBodyFields: JsonPath[];
   logLevel: LogLevel;
   /** Replay: `strict` answers with each recording once, `repeat` repeats the last one. */
   replayPolicy: ReplayPolicy;
@@ -27,6 +29,10 @@ export interface Config {
   matchHeaders: string[];
   /** Largest request body, in bytes. */
   maxBody: number;
+  /** How long the upstream may take to send response headers. */
+  upstreamTimeoutMs: number;
+  /** How long a client may take to send its request headers. */
+  headersTimeoutMs: number;
   /** Refuse every runtime mode change. */
   lockMode: boolean;
   /** When set, runtime changes need `Authorization: Bearer <token>`; otherwise only loopback may change. */

@@ -5,12 +5,36 @@
  * (temp file, fsync, rename, fsync of the folder), so a reader or a crash sees the old file or the
  * new one, never half of one.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CASSETTE_PREAMBLE, parseCassette, serializeInteraction } from './codec.js';
-import type { Interaction } from './types.js';
+import type { Cassette, Interaction } from './types.js';
+
+/**
+ * The largest cassette loaded: far below V8's limit on one string (about 512 MiB), and far above
+ * what a test suite needs. A bigger one should be split into several cassettes.
+ */
+export const MAX_CASSETTE_BYTES = 256 * 1024 * 1024;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Reads and parses a cassette file; every failure is a ProxyError naming the file. */
+export async function readCassette(file: string, shownAs: string = file): Promise<Cassette> {
+  const { size } = await stat(file);
+  if (size > MAX_CASSETTE_BYTES) {
+    throw new ProxyError('cassette_invalid', `cassette ${shownAs} is ${(size / 2 ** 20).toFixed(0)} MiB; the largest cassette loaded is ${MAX_CASSETTE_BYTES / 2 ** 20} MiB. Split it into several cassettes.`);
+  }
+  const bytes = await readFile(file);
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch (err) {
+    throw new ProxyError('cassette_invalid', `cassette ${shownAs} is not valid UTF-8 text (YAML must be); binary bodies belong in !!binary`, { cause: err });
+  }
+  return parseCassette(text, shownAs);
+}
 
 export type NewInteraction = Omit<Interaction, 'id'>;
 
@@ -97,16 +121,38 @@ export class CassetteFile {
 
   /** Reads the cassette already on disk so that recording appends to it instead of replacing it. */
   private async loadExisting(): Promise<Buffer[]> {
-    let text: string;
+    await removeStaleTemps(this.file);
+    let cassette: Cassette;
     try {
-      text = await readFile(this.file, 'utf8');
+      // A file we cannot read is never overwritten: that would lose someone's recordings.
+      cassette = await readCassette(this.file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    // A file we cannot read is never overwritten: that would lose someone's recordings.
-    const cassette = parseCassette(text, this.file);
     return cassette.interactions.map((interaction, id) => Buffer.from(serializeInteraction({ ...interaction, id })));
+  }
+}
+
+const tempName = (file: string, pid: number, n: number): string => `.${path.basename(file)}.${pid}.${n}.tmp`;
+
+/** Removes temp files that a process killed mid-save left next to `file` (never a live process's). */
+async function removeStaleTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.`;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(/^(\d+)\.\d+$/.exec(name.slice(prefix.length, -'.tmp'.length))?.[1]);
+    if (pid && !processAlive(pid)) await unlink(path.join(dir, name)).catch(() => undefined);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -114,7 +160,7 @@ export class CassetteFile {
 export async function writeAtomically(file: string, chunks: readonly Buffer[]): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`);
+  const temp = path.join(dir, tempName(file, process.pid, ++tempCounter));
   try {
     const handle = await open(temp, 'w', 0o644);
     try {

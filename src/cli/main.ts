@@ -6,9 +6,20 @@ import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { startProxy } from '../server/server.js';
 import { UsageError, parseConfig } from './options.js';
+import { runRedact } from './redact.js';
+import { runScan } from './scan.js';
 
 async function main(): Promise<void> {
   const argv = hideBin(process.argv);
+  if (argv[0] === 'scan' || argv[0] === 'redact') {
+    try {
+      process.exitCode = await (argv[0] === 'scan' ? runScan(argv) : runRedact(argv));
+    } catch (err) {
+      process.stderr.write(`cassette-proxy ${argv[0]}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = err instanceof UsageError ? 2 : 1;
+    }
+    return;
+  }
   let config;
   try {
     config = parseConfig(argv);

@@ -39,7 +39,13 @@ function list(values: unknown): string[] {
 function buildParser(argv: string[]) {
   return yargs(argv)
     .scriptName('cassette-proxy')
-    .usage('$0 [options]\n\nA recording reverse proxy for the OpenAI API that writes go-vcr cassettes.\nEvery flag can also be set as CASSETTE_PROXY_<FLAG>, e.g. CASSETTE_PROXY_UPSTREAM.')
+    .usage(
+      '$0 [options]            run the proxy\n' +
+        '$0 scan <dir>           report cassettes that hold something like a credential (exit 1)\n' +
+        '$0 redact <file>        redact a cassette in place\n\n' +
+        'A recording reverse proxy for the OpenAI API that reads and writes go-vcr cassettes.\n' +
+        'Every flag can also be set as CASSETTE_PROXY_<FLAG>, e.g. CASSETTE_PROXY_UPSTREAM.',
+    )
     .env(ENV_PREFIX)
     .options({
       mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
@@ -49,12 +55,15 @@ function buildParser(argv: string[]) {
       'cassette-dir': { type: 'string', default: './cassettes', describe: 'Folder that holds the cassettes' },
       cassette: { type: 'string', default: 'default', describe: 'Cassette for requests without an x-cassette header: <cassette-dir>/<name>.yaml' },
       'redact-header': { type: 'string', array: true, default: [] as string[], describe: 'Header to redact in cassettes, on top of the built-in list (repeatable)' },
+      'redact-body-field': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field to redact in cassettes, e.g. messages[*].content (repeatable)' },
       'replay-policy': { type: 'string', default: 'repeat', describe: 'Replay: strict = each recording once (go-vcr); repeat = in order, then the last one again' },
       'replay-latency': { type: 'string', default: 'none', describe: 'Replay: none = as fast as possible; recorded = recorded time to headers and gaps between SSE events' },
       'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays (2 = twice as fast)' },
       'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'Body field left out of matching, e.g. user or metadata.session (repeatable)' },
       'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header that must match too (repeatable)' },
       'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes' },
+      'upstream-timeout': { type: 'string', default: '600', describe: 'Seconds the upstream may take to send response headers (then 504)' },
+      'headers-timeout': { type: 'string', default: '30', describe: 'Seconds a client may take to send its request headers (then 408)' },
       'lock-mode': { type: 'boolean', default: false, describe: 'Refuse every runtime mode change (PUT /_proxy/mode)' },
       'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need; without it only loopback may change the mode' },
       'shutdown-grace': { type: 'string', default: '10', describe: 'Seconds that exchanges in flight get to finish at SIGTERM/SIGINT' },
@@ -75,6 +84,19 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   return value as T;
 }
 
+function jsonPaths(name: string, values: unknown): JsonPath[] {
+  return list(values).map((text) => {
+    const path = parseJsonPath(text);
+    return typeof path === 'string' ? bad(name, path) : path;
+  });
+}
+
+function seconds(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) bad(name, `must be a number of seconds${min === 0 ? ', 0 or more' : ' above 0'}, got "${value}"`);
+  return n;
+}
+
 function headerNames(name: string, values: unknown): string[] {
   const names = list(values);
   for (const header of names) if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(header)) bad(name, `"${header}" is not a header name`);
@@ -85,6 +107,7 @@ export function parseConfig(argv: string[]): Config {
   const parser = buildParser(argv);
   // --help prints the table and exits 0 inside parseSync.
   const args = parser.parseSync();
+  if (args._.length > 0) throw new UsageError(`unknown command "${args._[0]}"; the commands are scan and redact`);
 
   const mode: Mode = oneOf('mode', args.mode, MODES);
   const upstream = parseUpstream(args.upstream);
@@ -106,14 +129,13 @@ export function parseConfig(argv: string[]): Config {
   if (!(replaySpeed > 0) || !Number.isFinite(replaySpeed)) bad('replay-speed', `must be a number above 0, got "${args['replay-speed']}"`);
   const maxBody = Number(args['max-body']);
   if (!/^\d+$/.test(args['max-body']) || maxBody < 1) bad('max-body', `must be a whole number of bytes above 0, got "${args['max-body']}"`);
-  const grace = Number(args['shutdown-grace']);
-  if (!(grace >= 0) || !Number.isFinite(grace)) bad('shutdown-grace', `must be a number of seconds, 0 or more, got "${args['shutdown-grace']}"`);
+  const grace = seconds('shutdown-grace', args['shutdown-grace'], 0);
+  const upstreamTimeout = seconds('upstream-timeout', args['upstream-timeout'], 0.001);
+  const headersTimeout = seconds('headers-timeout', args['headers-timeout'], 0.001);
   const adminToken = args['admin-token'];
   if (adminToken !== undefined && adminToken.length < 8) bad('admin-token', 'must be at least 8 characters');
-  const matchIgnore = list(args['match-ignore']).map((text): JsonPath => {
-    const path = parseJsonPath(text);
-    return typeof path === 'string' ? bad('match-ignore', path) : path;
-  });
+  const matchIgnore = jsonPaths('match-ignore', args['match-ignore']);
+  const redactBodyFields = jsonPaths('redact-body-field', args['redact-body-field']);
 
   return {
     mode,
@@ -123,6 +145,7 @@ export function parseConfig(argv: string[]): Config {
     cassetteDir: args['cassette-dir'],
     cassette: args.cassette,
     redactHeaders,
+    redactBodyFields,
     logLevel,
     replayPolicy,
     replayLatency,
@@ -133,5 +156,7 @@ export function parseConfig(argv: string[]): Config {
     lockMode: args['lock-mode'],
     adminToken,
     shutdownGraceMs: grace * 1000,
+    upstreamTimeoutMs: upstreamTimeout * 1000,
+    headersTimeoutMs: headersTimeout * 1000,
   };
 }

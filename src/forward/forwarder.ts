@@ -21,6 +21,8 @@ export interface ForwardOptions {
   upstream: URL;
   /** Largest request body passed on; a larger one is cut off with a 413. */
   maxBody: number;
+  /** How long the upstream may take to send response headers before the client gets a 504. */
+  upstreamTimeoutMs: number;
 }
 
 export interface ForwardRequest {
@@ -106,6 +108,17 @@ export class Forwarder {
     if (!exchange) return;
     exchange.proxyReq = proxyReq;
     exchange.started = process.hrtime.bigint();
+    // Only the wait for headers is bounded: a stream may then take as long as it takes.
+    const timer = setTimeout(() => {
+      exchange.failure ??= new ProxyError(
+        'upstream_timeout',
+        `the upstream ${this.options.upstream.origin} sent no response headers within ${this.options.upstreamTimeoutMs / 1000} s (--upstream-timeout)`,
+      );
+      proxyReq.destroy();
+    }, this.options.upstreamTimeoutMs);
+    timer.unref();
+    proxyReq.once('response', () => clearTimeout(timer));
+    proxyReq.once('close', () => clearTimeout(timer));
     // A client that goes away aborts the upstream request: no tokens are bought for nobody.
     res.once('close', () => {
       if (!res.writableFinished) proxyReq.destroy();

@@ -25,6 +25,8 @@ export interface MatchRules {
   ignore: readonly JsonPath[];
   /** Headers that must match too (--match-header), any casing. */
   headers: readonly string[];
+  /** Applied to a parsed JSON body before matching: the redaction that recording applied. */
+  normalize?: (value: unknown) => void;
 }
 
 export class RequestViewer {
@@ -64,6 +66,7 @@ export class RequestViewer {
     if (first === 0x7b || first === 0x5b) {
       try {
         const value: unknown = JSON.parse(bytes.toString('utf8'));
+        this.rules.normalize?.(value);
         removePaths(value, this.rules.ignore);
         return { kind: 'json', value };
       } catch {

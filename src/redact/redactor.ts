@@ -1,52 +1,79 @@
 /**
  * Redaction: a copy of an interaction with every credential replaced by a marker, made before
- * anything touches disk. Three layers, each catching what the one before might miss:
+ * anything touches disk. Layers, each catching what the one before might miss:
  *  1. secret headers (built-in list plus --redact-header) keep their name and lose their value;
- *  2. secret query parameters (`api-key`, `key`, `access_token`, …) lose their value;
- *  3. every literal secret the client sent in those places, and anything shaped like an OpenAI key
+ *  2. secret query parameters (`api-key`, `key`, `access_token`, …) and secret body fields
+ *     (JSON keys and multipart fields such as `api_key`, `password`) lose their value;
+ *  3. --redact-body-field paths (personal data in prompts) lose their value;
+ *  4. every literal secret found in those places, and anything shaped like an OpenAI key
  *     (`sk-…`), is masked wherever else it appears: URL, headers, form, request and response bodies.
- * The upstream still gets the real credentials: only the copy for the cassette is changed.
+ * The upstream still gets the real request: only the copy for the cassette is changed.
  */
-import type { Body, FormMap, HeaderMap } from '../cassette/types.js';
 import type { NewInteraction } from '../cassette/store.js';
+import type { Body, FormMap, HeaderMap } from '../cassette/types.js';
+import { replacePaths, type JsonPath } from '../json-path.js';
+import {
+  BUILTIN_SECRET_HEADERS,
+  OPENAI_KEY,
+  REDACTED,
+  SECRET_QUERY_PARAMS,
+  eachJsonField,
+  isSecretField,
+  multipartBoundary,
+  multipartFields,
+} from './secrets.js';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED } from './secrets.js';
 
-export const BUILTIN_SECRET_HEADERS = [
-  'authorization',
-  'proxy-authorization',
-  'api-key',
-  'x-api-key',
-  'openai-organization',
-  'openai-project',
-  'cookie',
-  'set-cookie',
-] as const;
-
-export const SECRET_QUERY_PARAMS = ['api-key', 'api_key', 'key', 'access_token', 'token'] as const;
-
-/** OpenAI secret keys: `sk-`, `sk-proj-`, `sk-svcacct-`, `sk-admin-` and a long tail. */
-const OPENAI_KEY = /(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}/g;
 /** Shorter literals are too likely to occur by chance to be worth masking everywhere. */
 const MIN_SECRET_LENGTH = 8;
+
+export interface RedactorOptions {
+  /** Header names redacted on top of the built-in list. */
+  headers?: readonly string[];
+  /** JSON body fields whose values are replaced by the marker (--redact-body-field). */
+  bodyFields?: readonly JsonPath[];
+}
 
 export class Redactor {
   private readonly secretHeaders: ReadonlySet<string>;
   private readonly secretParams: ReadonlySet<string> = new Set(SECRET_QUERY_PARAMS);
+  private readonly bodyFields: readonly JsonPath[];
 
-  constructor(extraHeaders: readonly string[] = []) {
-    this.secretHeaders = new Set([...BUILTIN_SECRET_HEADERS, ...extraHeaders.map((h) => h.toLowerCase())]);
+  constructor(options: RedactorOptions = {}) {
+    this.secretHeaders = new Set([...BUILTIN_SECRET_HEADERS, ...(options.headers ?? []).map((h) => h.toLowerCase())]);
+    this.bodyFields = options.bodyFields ?? [];
   }
 
   isSecretHeader(name: string): boolean {
     return this.secretHeaders.has(name.toLowerCase());
   }
 
+  /**
+   * Redacts a parsed JSON request body in place; returns the literal secrets it removed. Replay
+   * applies the same to incoming requests, so a redacted cassette still matches them.
+   */
+  redactRequestJson(value: unknown): string[] {
+    const removed: string[] = [];
+    eachJsonField(value, (key, child, parent) => {
+      if (!isSecretField(key) || child === REDACTED || (typeof child !== 'string' && typeof child !== 'number')) return;
+      removed.push(String(child));
+      parent[key] = REDACTED;
+    });
+    replacePaths(value, this.bodyFields, REDACTED);
+    return removed;
+  }
+
   /** The redacted copy of an interaction; the input is not changed. */
   redact(interaction: NewInteraction): NewInteraction {
-    const secrets = this.secretsOf(interaction);
-    const mask = (text: string): string => maskText(text, secrets);
     const { request, response } = interaction;
+    const found = new Set<string>();
+    const requestBody = this.redactRequestBody(request.body ?? '', headerValue(request.headers, 'content-type'), found);
+    const responseBody = this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED));
+    this.collectSecrets(request.headers ?? {}, request.form ?? {}, request.url, found);
+    const secrets = [...found].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+    const mask = (text: string): string => maskText(text, secrets);
+    const body = maskBody(requestBody, secrets);
     return {
       ...interaction,
       request: {
@@ -54,20 +81,58 @@ export class Redactor {
         url: mask(this.redactQuery(request.url)),
         headers: this.redactHeaders(request.headers ?? {}, mask),
         form: this.redactForm(request.form ?? {}, mask),
-        body: maskBody(request.body ?? '', secrets),
+        body,
+        content_length: body === request.body ? request.content_length : Buffer.byteLength(body as string | Uint8Array),
       },
       response: {
         ...response,
         headers: this.redactHeaders(response.headers, mask),
-        body: maskBody(response.body, secrets),
+        body: maskBody(responseBody, secrets),
       },
     };
   }
 
-  /** Literal credentials the client sent, longest first so that a token inside a header value goes too. */
-  private secretsOf({ request }: NewInteraction): string[] {
-    const found = new Set<string>();
-    for (const [name, values] of Object.entries(request.headers ?? {})) {
+  private redactRequestBody(body: Body, contentType: string | undefined, found: Set<string>): Body {
+    const boundary = multipartBoundary(contentType);
+    if (boundary) return this.redactMultipart(body, boundary, found);
+    return this.redactJsonBody(body, (value) => {
+      for (const secret of this.redactRequestJson(value)) found.add(secret);
+    });
+  }
+
+  /** Applies `redact` to a JSON body; other bodies pass unchanged. */
+  private redactJsonBody(body: Body, redact: (value: unknown) => void): Body {
+    if (typeof body !== 'string' || !/^\s*[{[]/.test(body)) return body;
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return body;
+    }
+    const before = JSON.stringify(value);
+    redact(value);
+    const after = JSON.stringify(value);
+    return after === before ? body : after;
+  }
+
+  private redactMultipart(body: Body, boundary: string, found: Set<string>): Body {
+    const view = latin1(body);
+    let out = '';
+    let last = 0;
+    for (const [name, start, end] of multipartFields(view, boundary)) {
+      if (!isSecretField(name) && !this.secretParams.has(name.toLowerCase())) continue;
+      found.add(Buffer.from(view.slice(start, end), 'latin1').toString('utf8'));
+      out += view.slice(last, start) + REDACTED;
+      last = end;
+    }
+    if (last === 0) return body;
+    const bytes = Buffer.from(out + view.slice(last), 'latin1');
+    return typeof body === 'string' ? bytes.toString('utf8') : bytes;
+  }
+
+  /** Literal credentials the client sent in headers, the query and the form. */
+  private collectSecrets(headers: HeaderMap, form: FormMap, url: string, found: Set<string>): void {
+    for (const [name, values] of Object.entries(headers)) {
       if (!this.isSecretHeader(name)) continue;
       for (const value of values) {
         found.add(value);
@@ -77,14 +142,12 @@ export class Redactor {
         for (const pair of value.split(';')) found.add(pair.slice(pair.indexOf('=') + 1).trim());
       }
     }
-    for (const [name, values] of Object.entries(request.form ?? {})) {
+    for (const [name, values] of Object.entries(form)) {
       if (this.secretParams.has(name.toLowerCase())) values.forEach((v) => found.add(v));
     }
-    const query = safeUrl(request.url)?.searchParams;
-    query?.forEach((value, name) => {
+    safeUrl(url)?.searchParams.forEach((value, name) => {
       if (this.secretParams.has(name.toLowerCase())) found.add(value);
     });
-    return [...found].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
   }
 
   private redactHeaders(headers: HeaderMap, mask: (text: string) => string): HeaderMap {
@@ -98,7 +161,7 @@ export class Redactor {
   private redactForm(form: FormMap, mask: (text: string) => string): FormMap {
     const out: FormMap = {};
     for (const [name, values] of Object.entries(form)) {
-      out[name] = this.secretParams.has(name.toLowerCase()) ? values.map(() => REDACTED) : values.map(mask);
+      out[name] = this.secretParams.has(name.toLowerCase()) || isSecretField(name) ? values.map(() => REDACTED) : values.map(mask);
     }
     return out;
   }
@@ -119,12 +182,21 @@ export class Redactor {
   }
 }
 
+function headerValue(headers: HeaderMap | undefined, lowerName: string): string | undefined {
+  for (const [name, values] of Object.entries(headers ?? {})) if (name.toLowerCase() === lowerName) return values[0];
+  return undefined;
+}
+
 function safeUrl(url: string): URL | undefined {
   try {
     return new URL(url);
   } catch {
     return undefined;
   }
+}
+
+function latin1(body: Body): string {
+  return typeof body === 'string' ? Buffer.from(body, 'utf8').toString('latin1') : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
 }
 
 /** Masks the client's literal secrets and anything shaped like an OpenAI key. */
@@ -137,8 +209,10 @@ export function maskText(text: string, secrets: readonly string[]): string {
 /** Binary bodies are masked byte-wise: a latin1 view maps each byte to one character and back. */
 function maskBody(body: Body, secrets: readonly string[]): Body {
   if (typeof body === 'string') return maskText(body, secrets);
-  const view = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
-  const asBytes = secrets.map((s) => Buffer.from(s, 'utf8').toString('latin1'));
-  const masked = maskText(view, asBytes);
+  const view = latin1(body);
+  const masked = maskText(
+    view,
+    secrets.map((s) => Buffer.from(s, 'utf8').toString('latin1')),
+  );
   return masked === view ? body : Buffer.from(masked, 'latin1');
 }

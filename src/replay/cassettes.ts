@@ -5,8 +5,8 @@
  * start over). A missing or broken cassette is remembered as an error naming the file, so that
  * requests which need it fail fast and the others are served.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { parseCassette } from '../cassette/codec.js';
+import { stat } from 'node:fs/promises';
+import { readCassette } from '../cassette/store.js';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestViewer } from '../match/request-view.js';
@@ -79,7 +79,7 @@ export class ReplayCassettes {
       return error;
     }
     try {
-      const cassette = parseCassette(await readFile(file, 'utf8'), shown);
+      const cassette = await readCassette(file, shown);
       const table = new MatchTable(cassette.interactions, this.viewer, this.policy);
       this.log.info({ cassette: shown, interactions: cassette.interactions.length }, 'cassette loaded');
       return table;

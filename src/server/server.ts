@@ -5,6 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_PREFIX, handleAdmin, type CassetteSummary } from '../admin/routes.js';
 import { cassettePath } from '../cassette/names.js';
@@ -52,10 +53,14 @@ interface ExchangeLog {
 
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics()): Promise<RunningProxy> {
   const state = { mode: config.mode, cassette: config.cassette, file: cassettePath(config.cassetteDir, config.cassette) };
-  const forwarder = new Forwarder({ upstream: config.upstream, maxBody: config.maxBody }, log, metrics);
-  const redactor = new Redactor(config.redactHeaders);
+  const forwarder = new Forwarder({ upstream: config.upstream, maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, log, metrics);
+  const redactor = new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields });
   const store = new CassetteStore(log, { saved: () => metrics.saves.inc(), failed: () => metrics.saveFailures.inc() });
-  const viewer = new RequestViewer({ ignore: config.matchIgnore, headers: config.matchHeaders });
+  const viewer = new RequestViewer({
+    ignore: config.matchIgnore,
+    headers: config.matchHeaders,
+    normalize: (value) => void redactor.redactRequestJson(value),
+  });
   const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);
   const replayer = new Replayer(replayCassettes, viewer, config.upstream);
   const pacing = { latency: config.replayLatency, speed: config.replaySpeed };
@@ -183,7 +188,17 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     cassettes,
   };
 
-  const server = http.createServer({ noDelay: true }, handle);
+  const server = http.createServer(
+    {
+      noDelay: true,
+      headersTimeout: config.headersTimeoutMs,
+      // Uploads (audio, images) may be slow; only the headers are hurried.
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs / 2),
+    },
+    handle,
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -227,6 +242,23 @@ function cassetteFor(req: IncomingMessage, dir: string, fallback: string): strin
   if (name === undefined) return fallback;
   delete req.headers[CASSETTE_HEADER];
   return cassettePath(dir, Array.isArray(name) ? name.join(',') : name);
+}
+
+/**
+ * Bad HTTP from a client (malformed, too slow to send headers) never reaches a handler: answer it
+ * in OpenAI's shape on the raw socket and close that connection only.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const [status, text] = timeout ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+  const message = timeout ? 'the request headers did not arrive in time (--headers-timeout)' : `malformed HTTP request: ${err.message}`;
+  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code: timeout ? 'request_timeout' : 'bad_request', param: null } });
+  log.warn({ code: err.code, status }, 'bad request from client');
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-should-retry: false\r\nconnection: close\r\n\r\n${body}`);
 }
 
 /** The path without its query: queries may carry credentials, and logs never do. */

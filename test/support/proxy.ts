@@ -25,6 +25,7 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     cassetteDir: temp.dir,
     cassette: 'default',
     redactHeaders: [],
+    redactBodyFields: [],
     logLevel: 'silent',
     replayPolicy: 'repeat',
     replayLatency: 'none',
@@ -35,6 +36,8 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     lockMode: false,
     adminToken: undefined,
     shutdownGraceMs: 0,
+    upstreamTimeoutMs: 30_000,
+    headersTimeoutMs: 30_000,
     ...overrides,
   };
   const proxy = await startProxy(config, silentLogger());

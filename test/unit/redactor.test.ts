@@ -25,7 +25,7 @@ function interaction(key: string): NewInteraction {
 test('secret headers keep their name, lose their value; the literal secrets vanish everywhere else', () => {
   const key = makeTestKey();
   const input = interaction(key);
-  const out = new Redactor(['x-custom-token']).redact(input);
+  const out = new Redactor({ headers: ['x-custom-token'] }).redact(input);
   const text = JSON.stringify(out) + Buffer.from(out.response.body as Uint8Array).toString('latin1');
   assert.ok(!text.includes(key));
   assert.ok(!text.includes('abcdef123456'), 'cookie values are masked wherever they appear');

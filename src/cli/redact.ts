@@ -1,0 +1,38 @@
+/** `cassette-proxy redact <file>`: applies the redaction rules to a cassette and rewrites it in place, atomically. */
+import path from 'node:path';
+import yargs from 'yargs';
+import { cassetteText, serializeInteraction } from '../cassette/codec.js';
+import { readCassette, writeAtomically } from '../cassette/store.js';
+import { parseJsonPath, type JsonPath } from '../json-path.js';
+import { findLeaks } from '../redact/leaks.js';
+import { Redactor } from '../redact/redactor.js';
+import { UsageError } from './options.js';
+
+/** Returns the exit status: 0 when the rewritten cassette has nothing left that looks like a credential. */
+export async function runRedact(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const args = await yargs(argv)
+    .scriptName('cassette-proxy')
+    .command('redact <file>', 'Redact a cassette in place (atomically), with the same rules as recording')
+    .positional('file', { type: 'string', demandOption: true })
+    .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'Another header to redact' })
+    .option('redact-body-field', { type: 'string', array: true, default: [] as string[], describe: 'A JSON body field to redact, e.g. messages[*].content' })
+    .strict()
+    .help()
+    .version(false)
+    .parseAsync();
+  const file = String(args.file);
+  const bodyFields = args['redact-body-field'].map((text): JsonPath => {
+    const parsed = parseJsonPath(text);
+    if (typeof parsed === 'string') throw new UsageError(`--redact-body-field: ${parsed}`);
+    return parsed;
+  });
+  const redactor = new Redactor({ headers: args['redact-header'], bodyFields });
+  const shown = path.relative(process.cwd(), file) || file;
+  const cassette = await readCassette(file, shown);
+  const before = cassette.interactions.reduce((n, i) => n + findLeaks(i, args['redact-header']).length, 0);
+  const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(interaction), id: interaction.id }));
+  await writeAtomically(path.resolve(file), [Buffer.from(cassetteText(redacted.map(serializeInteraction)))]);
+  const after = redacted.reduce((n, i) => n + findLeaks(i, args['redact-header']).length, 0);
+  out.write(`${shown}: ${cassette.interactions.length} interaction(s) rewritten; findings before: ${before}, after: ${after}\n`);
+  return after === 0 ? 0 : 1;
+}
