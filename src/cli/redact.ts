@@ -2,6 +2,7 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { cassetteText, serializeInteraction } from '../cassette/codec.js';
+import { displayPath } from '../cassette/names.js';
 import { readCassette, writeAtomically } from '../cassette/store.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
 import { findLeaks } from '../redact/leaks.js';
@@ -27,7 +28,7 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
     return parsed;
   });
   const redactor = new Redactor({ headers: args['redact-header'], bodyFields });
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = displayPath(file);
   const cassette = await readCassette(file, shown);
   const before = cassette.interactions.reduce((n, i) => n + findLeaks(i, args['redact-header']).length, 0);
   const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(interaction), id: interaction.id }));

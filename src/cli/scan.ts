@@ -2,6 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import yargs from 'yargs';
+import { displayPath } from '../cassette/names.js';
 import { readCassette } from '../cassette/store.js';
 import { describeCause } from '../errors.js';
 import { findLeaks } from '../redact/leaks.js';
@@ -21,7 +22,7 @@ export async function runScan(argv: string[], out: NodeJS.WritableStream = proce
   const files = await cassetteFiles(dir);
   let problems = 0;
   for (const file of files) {
-    const shown = path.relative(process.cwd(), file) || file;
+    const shown = displayPath(file);
     try {
       const cassette = await readCassette(file, shown);
       for (const interaction of cassette.interactions) {

@@ -11,7 +11,7 @@ import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestViewer } from '../match/request-view.js';
 import { MatchTable, type ReplayPolicy } from '../match/table.js';
-import { displayPath } from './display-path.js';
+import { displayPath } from '../cassette/names.js';
 
 interface Entry {
   signature: string;

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_PREFIX, handleAdmin, type CassetteSummary } from '../admin/routes.js';
-import { cassettePath } from '../cassette/names.js';
+import { cassettePath, displayPath } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
 import type { Config } from '../config.js';
 import { ProxyError, asProxyError, describeCause, ownError, sendError } from '../errors.js';
@@ -21,7 +21,6 @@ import { readBody } from '../read-body.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
-import { displayPath } from '../replay/display-path.js';
 import { Replayer } from '../replay/replayer.js';
 import { sendRecorded } from '../replay/responder.js';
 

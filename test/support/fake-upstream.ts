@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { load } from 'js-yaml';
@@ -48,6 +49,8 @@ export interface FakeUpstreamOptions {
   apiKey?: string;
   /** Pause between SSE events, in ms. */
   eventSpacingMs?: number;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
 }
 
 export class FakeUpstream {
@@ -58,13 +61,14 @@ export class FakeUpstream {
   private readonly server: http.Server;
 
   constructor(private readonly options: FakeUpstreamOptions = {}) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    this.server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   }
 
   static async start(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
     const fake = new FakeUpstream(options);
     await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
-    fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
+    fake.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
     return fake;
   }
 
@@ -89,11 +93,13 @@ export class FakeUpstream {
       });
     }
     const path = (req.url ?? '').split('?')[0];
-    const body = seen.body.length ? (JSON.parse(seen.body.toString('utf8')) as Record<string, unknown>) : {};
+    const body = parseJson(seen.body);
     switch (`${req.method} ${path}`) {
       case 'POST /v1/chat/completions':
         if (body.stream) {
-          const messages = (body.messages as { role: string }[]) ?? [];
+          const messages = (body.messages as { role: string; content?: unknown }[]) ?? [];
+          const echo = messages.at(-1)?.content;
+          if (typeof echo === 'string' && echo.startsWith('echo:')) return this.stream(res, echoEvents(echo.slice(5)));
           return this.stream(res, sseEvents(messages.some((m) => m.role === 'tool') ? SEED_ANSWER_STREAM : SEED_TOOL_CALL_STREAM));
         }
         return json(res, 200, chatCompletion(body));
@@ -118,6 +124,20 @@ export class FakeUpstream {
         }
         return json(res, 200, JSON.parse(list));
       }
+      case 'POST /v1/audio/transcriptions':
+        return json(res, 200, { text: `transcribed ${seen.body.length} bytes` });
+      case 'POST /v1/reset':
+        // Two events, then the connection drops: a reset mid-stream.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: {"n":1}\n\n');
+        res.write('data: {"n":2}\n\n');
+        setTimeout(() => res.socket?.destroy(), 5);
+        return;
+      case 'POST /v1/hang':
+        // Never answers: for the upstream timeout.
+        return;
+      case 'POST /v1/trickle':
+        return this.stream(res, Array.from({ length: 5 }, (_, i) => `data: {"trickle":${i}}\n\n`), 100);
       case 'POST /v1/slow': {
         // An endless trickle, for clients that walk away mid-stream.
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -130,16 +150,32 @@ export class FakeUpstream {
     }
   }
 
-  private async stream(res: ServerResponse, events: string[]): Promise<void> {
+  private async stream(res: ServerResponse, events: string[], spacingMs = this.options.eventSpacingMs): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake123' });
     for (const [i, event] of events.entries()) {
       if (res.destroyed) return;
       res.write(event);
       if (i === 0 && this.holdAfterFirstEvent) await this.holdAfterFirstEvent;
-      else if (this.options.eventSpacingMs) await new Promise((r) => setTimeout(r, this.options.eventSpacingMs));
+      else if (spacingMs) await new Promise((r) => setTimeout(r, spacingMs));
     }
     res.end();
   }
+}
+
+function parseJson(bytes: Buffer): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A chat stream whose deltas spell out `text`, word by word, so every request gets its own answer. */
+function echoEvents(text: string): string[] {
+  const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+    `data: ${JSON.stringify({ id: 'chatcmpl-echo', object: 'chat.completion.chunk', created: 1753124512, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  return [chunk({ role: 'assistant', content: '' }, null), ...text.split(/(?= )/).map((w) => chunk({ content: w }, null)), chunk({}, 'stop'), 'data: [DONE]\n\n'];
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {
