@@ -61,7 +61,8 @@ export class FakeUpstream {
   private readonly server: http.Server;
 
   constructor(private readonly options: FakeUpstreamOptions = {}) {
-    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    // A client (the proxy) that goes away mid-body ends the handler with an error: nothing to answer.
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res).catch(() => res.destroy());
     this.server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   }
 
@@ -78,10 +79,16 @@ export class FakeUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const seen: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), aborted: false };
+    const seen: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.alloc(0), aborted: false };
     this.requests.push(seen);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch (err) {
+      seen.aborted = true;
+      throw err;
+    }
+    seen.body = Buffer.concat(chunks);
     res.on('close', () => {
       if (!res.writableFinished) seen.aborted = true;
     });
@@ -124,6 +131,9 @@ export class FakeUpstream {
         }
         return json(res, 200, JSON.parse(list));
       }
+      case 'POST /v1/echo':
+        // Sends back everything it got, as some error pages do: a secret may come back in a response.
+        return json(res, 200, { url: req.url, headers: req.headers, body: seen.body.toString('latin1') });
       case 'POST /v1/audio/transcriptions':
         return json(res, 200, { text: `transcribed ${seen.body.length} bytes` });
       case 'POST /v1/reset':

@@ -1,0 +1,97 @@
+/** Hostile cassettes: each gives a clear error naming the file, and the proxy keeps serving the others. */
+import assert from 'node:assert/strict';
+import { copyFile, open, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { dump } from 'js-yaml';
+import { FakeUpstream, SEED_TURN_ONE_REQUEST } from '../support/fake-upstream.js';
+import { fixture } from '../support/paths.js';
+import { startTestProxy, type TestProxy } from '../support/proxy.js';
+
+async function replayProxy(t: import('node:test').TestContext): Promise<TestProxy> {
+  const dead = await FakeUpstream.start();
+  await dead.close();
+  const proxy = await startTestProxy(t, { mode: 'replay', upstream: new URL(dead.url) });
+  await copyFile(fixture('seed.yaml'), path.join(proxy.dir, 'seed.yaml'));
+  return proxy;
+}
+
+async function errorFor(proxy: TestProxy, cassette: string): Promise<{ status: number; code: string; message: string }> {
+  const res = await fetch(`${proxy.baseURL}/models/m`, { headers: { 'x-cassette': cassette } });
+  const { error } = (await res.json()) as { error: { code: string; message: string } };
+  return { status: res.status, ...error };
+}
+
+async function seedStillServes(proxy: TestProxy): Promise<void> {
+  const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-cassette': 'seed' },
+    body: JSON.stringify({ ...SEED_TURN_ONE_REQUEST, stream: true }),
+  });
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /"name":"add"/);
+}
+
+const interaction = (id: number) => ({
+  id,
+  request: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: 0, host: '', url: `https://api.openai.com/v1/models/m${id}`, method: 'GET' },
+  response: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, body: `{"id":"m${id}","object":"model","created":${id},"owned_by":"bulk"}`, headers: { 'Content-Type': ['application/json'] }, status: '200 OK', code: 200, duration: '0s' },
+});
+
+test('a YAML alias bomb is refused at once with an error naming the file', async (t) => {
+  const proxy = await replayProxy(t);
+  const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+  await writeFile(path.join(proxy.dir, 'bomb.yaml'), `---\nversion: 2\n${levels.join('\n')}\ninteractions: []\n`);
+  const started = performance.now();
+  const error = await errorFor(proxy, 'bomb');
+  assert.ok(performance.now() - started < 1000);
+  assert.equal(error.status, 400);
+  assert.equal(error.code, 'cassette_invalid');
+  assert.match(error.message, /bomb\.yaml/);
+  await seedStillServes(proxy);
+});
+
+test('a cassette over the size limit is refused without being read', async (t) => {
+  const proxy = await replayProxy(t);
+  const handle = await open(path.join(proxy.dir, 'huge.yaml'), 'w');
+  await handle.truncate(300 * 1024 * 1024); // sparse: no disk is used
+  await handle.close();
+  const error = await errorFor(proxy, 'huge');
+  assert.equal(error.code, 'cassette_invalid');
+  assert.match(error.message, /huge\.yaml is 300 MiB; the largest cassette loaded is 256 MiB/);
+  await seedStillServes(proxy);
+});
+
+test('a large cassette (5,000 interactions) loads once and answers from its index', async (t) => {
+  const proxy = await replayProxy(t);
+  await writeFile(path.join(proxy.dir, 'bulk.yaml'), `---\n${dump({ version: 2, interactions: Array.from({ length: 5000 }, (_, i) => interaction(i)) })}`);
+  for (const id of [0, 2500, 4999]) {
+    const res = await fetch(`${proxy.baseURL}/models/m${id}`, { headers: { 'x-cassette': 'bulk' } });
+    assert.equal(((await res.json()) as { created: number }).created, id);
+  }
+});
+
+test('a file that is not UTF-8, and a hand-edited cassette with missing or mistyped fields, name the file and the field', async (t) => {
+  const proxy = await replayProxy(t);
+  await writeFile(path.join(proxy.dir, 'latin1.yaml'), Buffer.concat([Buffer.from('---\nversion: 2\ninteractions: []\n# caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+  const latin1 = await errorFor(proxy, 'latin1');
+  assert.equal(latin1.code, 'cassette_invalid');
+  assert.match(latin1.message, /latin1\.yaml is not valid UTF-8/);
+
+  const noUrl = interaction(0) as any;
+  delete noUrl.request.url;
+  await writeFile(path.join(proxy.dir, 'edited.yaml'), `---\n${dump({ version: 2, interactions: [noUrl] })}`);
+  assert.match((await errorFor(proxy, 'edited')).message, /edited\.yaml: interactions\[0\]\.request\.url is missing/);
+
+  const quoted = interaction(0) as any;
+  quoted.response.code = '200';
+  await writeFile(path.join(proxy.dir, 'quoted.yaml'), `---\n${dump({ version: 2, interactions: [quoted] })}`);
+  assert.match((await errorFor(proxy, 'quoted')).message, /quoted\.yaml: interactions\[0\]\.response\.code must be an unquoted integer/);
+
+  const sparse = { id: 0, request: { url: 'https://api.openai.com/v1/models/m', method: 'GET' }, response: { code: 200, body: '{"id":"m","object":"model","created":1,"owned_by":"x"}' } };
+  await writeFile(path.join(proxy.dir, 'minimal.yaml'), `---\n${dump({ version: 2, interactions: [sparse] })}`);
+  const res = await fetch(`${proxy.baseURL}/models/m`, { headers: { 'x-cassette': 'minimal' } });
+  assert.equal(res.status, 200, 'missing optional fields read as empty, as go-vcr reads them');
+  await seedStillServes(proxy);
+});
