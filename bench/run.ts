@@ -1,0 +1,263 @@
+/**
+ * `npm run bench`: every scenario against a baseline measured in the same run, with the proxy, the
+ * fake upstream and the load generator as separate processes. Prints one table (median, spread,
+ * ratio, target) and writes bench/results.json.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { median } from './fixtures.js';
+import { freePort, memoryMb, resetPeak, runJson, startServer, type Server } from './proc.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const js = (name: string): string => path.join(here, `${name}.js`);
+const BIN = path.join(repo, 'dist', 'src', 'cli', 'main.js');
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  total: number;
+  perSecond: number[];
+}
+interface Sse {
+  p50: number;
+  p99: number;
+  first: number;
+  events: number;
+}
+
+interface Row {
+  scenario: string;
+  metric: string;
+  ours: number[];
+  baseline: number[];
+  baselineName: string;
+  /** How the two compare: `ratio` ours/baseline, `inverse` baseline/ours, `added` ours−baseline. */
+  compare: 'ratio' | 'added';
+  target: { op: '<=' | '>='; value: number };
+  unit: string;
+}
+
+const rows: Row[] = [];
+const temps: string[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cassette-bench-'));
+  temps.push(dir);
+  return dir;
+}
+
+const load = (options: { url: string; connections?: number; seconds?: number; distinct: number; amount?: number }) =>
+  runJson<Load>([js('load'), JSON.stringify({ connections: 32, seconds: SECONDS, ...options })]);
+const sse = (url: string, streams: number) => runJson<Sse>([js('sse-client'), JSON.stringify({ url, streams })]);
+
+async function proxy(mode: string, upstream: string, dir: string, extra: string[] = []): Promise<Server> {
+  return startServer([BIN, '--port', '0', '--mode', mode, '--upstream', upstream, '--cassette-dir', dir, ...extra]);
+}
+
+async function repeat<T>(n: number, run: () => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await run());
+  return out;
+}
+
+function row(r: Row): void {
+  rows.push(r);
+}
+
+/** Records `count` distinct chat requests through a server, so that a replay has them. */
+async function prime(url: string, count: number): Promise<void> {
+  const result = await load({ url, distinct: count, amount: count, connections: 8 });
+  if (result.errors > 0) throw new Error(`priming ${url}: ${result.errors} errors`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const upstream = await startServer([js('upstream')]);
+  const chat = (base: string) => `${base}/v1/chat/completions`;
+  const sseUrl = (base: string, events = 100, spacing = 5) => `${base}/v1/sse?events=${events}&spacing=${spacing}`;
+  try {
+    // 1. SSE event latency, record mode, 32 streams of 100 events 5 ms apart.
+    const direct: Sse[] = [];
+    const viaProxy: Sse[] = [];
+    for (let i = 0; i < REPS; i++) {
+      direct.push(await sse(sseUrl(upstream.url), 32));
+      const p = await proxy('record', upstream.url, await tempDir());
+      viaProxy.push(await sse(sseUrl(p.url), 32));
+      await p.stop();
+    }
+    const sseRow = (metric: string, pick: (s: Sse) => number, compare: Row['compare'], target: Row['target']) =>
+      row({ scenario: 'SSE event latency (record, 32×100 events @5 ms)', metric, ours: viaProxy.map(pick), baseline: direct.map(pick), baselineName: 'direct to upstream', compare, target, unit: 'ms' });
+    sseRow('p50 added', (s) => s.p50, 'added', { op: '<=', value: 1 });
+    sseRow('p99 added', (s) => s.p99, 'added', { op: '<=', value: 1 });
+    sseRow('first event', (s) => s.first, 'ratio', { op: '<=', value: 2 });
+
+    // 2. Non-streamed throughput and p99, record mode, distinct bodies, 32 connections.
+    const bare = await startServer([js('bare-http-proxy'), upstream.url]);
+    const bareRuns = await repeat(REPS, () => load({ url: chat(bare.url), distinct: 0 }));
+    await bare.stop();
+    const recordRuns = await repeat(REPS, async () => {
+      const p = await proxy('record', upstream.url, await tempDir());
+      const result = await load({ url: chat(p.url), distinct: 1e9 });
+      await p.stop();
+      return result;
+    });
+    row({ scenario: 'Record, non-streamed, 32 connections', metric: 'throughput', ours: recordRuns.map((r) => r.rps), baseline: bareRuns.map((r) => r.rps), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '>=', value: 0.8 }, unit: 'req/s' });
+    row({ scenario: 'Record, non-streamed, 32 connections', metric: 'p99 latency', ours: recordRuns.map((r) => r.p99), baseline: bareRuns.map((r) => r.p99), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+
+    // 3. Ten seconds of continuous recording into one cassette: no slow-down as it grows.
+    {
+      const p = await proxy('record', upstream.url, await tempDir());
+      const result = await load({ url: chat(p.url), distinct: 1e9, seconds: 10 });
+      await p.stop();
+      const seconds = result.perSecond;
+      row({ scenario: 'Record for 10 s into one cassette', metric: 'last second', ours: [seconds.at(-1)!], baseline: [seconds[0]!], baselineName: 'first second', compare: 'ratio', target: { op: '>=', value: 0.9 }, unit: 'req/s' });
+    }
+
+    // 4. Replay throughput and p99 from a cassette of 1,000 interactions.
+    const bareHttp = await startServer([js('bare-http')]);
+    const bareHttpRuns = await repeat(REPS, () => load({ url: chat(bareHttp.url), distinct: 0 }));
+    await bareHttp.stop();
+    const replayDir = await tempDir();
+    {
+      const p = await proxy('record', upstream.url, replayDir);
+      await prime(chat(p.url), 1000);
+      await p.stop();
+    }
+    const player = await proxy('replay', 'http://127.0.0.1:9', replayDir);
+    const replayRuns = await repeat(REPS, () => load({ url: chat(player.url), distinct: 1000 }));
+    await player.stop();
+    if (replayRuns.some((r) => r.errors > 0)) throw new Error('replay answered with errors');
+    row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'throughput', ours: replayRuns.map((r) => r.rps), baseline: bareHttpRuns.map((r) => r.rps), baselineName: 'bare node:http', compare: 'ratio', target: { op: '>=', value: 0.5 }, unit: 'req/s' });
+    row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'p99 latency', ours: replayRuns.map((r) => r.p99), baseline: bareHttpRuns.map((r) => r.p99), baselineName: 'bare node:http', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+
+    // 5. The peers doing the same work: record (distinct bodies) and replay (1,000 recorded).
+    const peerReps = Math.max(1, REPS - 1);
+    const peers: { name: string; start: (mode: 'record' | 'replay', dir: string) => Promise<Server> }[] = [
+      { name: 'talkback 4.2', start: (mode, dir) => startServer([js('talkback'), upstream.url, dir, mode]) },
+      {
+        name: 'proxay 1.9',
+        start: async (mode, dir) => {
+          const port = await freePort();
+          return startServer([path.join(repo, 'node_modules', 'proxay', 'dist', 'cli.js'), '--mode', mode, '--tapes-dir', dir, '--port', String(port), ...(mode === 'record' ? ['--host', upstream.url] : [])], { url: `http://127.0.0.1:${port}`, ready: /Proxying in/ });
+        },
+      },
+    ];
+    for (const peer of peers) {
+      const peerRecord = await repeat(peerReps, async () => {
+        const server = await peer.start('record', await tempDir());
+        const result = await load({ url: chat(server.url), distinct: 1e9 });
+        await server.stop();
+        return result;
+      });
+      const dir = await tempDir();
+      const recorder = await peer.start('record', dir);
+      await prime(chat(recorder.url), 1000);
+      await recorder.stop();
+      const server = await peer.start('replay', dir);
+      const peerReplay = await repeat(peerReps, () => load({ url: chat(server.url), distinct: 1000 }));
+      await server.stop();
+      row({ scenario: `Record vs ${peer.name}`, metric: 'throughput', ours: recordRuns.map((r) => r.rps), baseline: peerRecord.map((r) => r.rps), baselineName: peer.name, compare: 'ratio', target: { op: '>=', value: 20 }, unit: 'req/s' });
+      row({ scenario: `Replay vs ${peer.name}`, metric: 'throughput', ours: replayRuns.map((r) => r.rps), baseline: peerReplay.map((r) => r.rps), baselineName: peer.name, compare: 'ratio', target: { op: '>=', value: 20 }, unit: 'req/s' });
+    }
+
+    // 6. Cost of saving one interaction as the cassette grows.
+    const saves = await repeat(REPS, () => runJson<Record<string, number>>([js('save-cost')]));
+    for (const size of ['1000', '10000']) {
+      row({ scenario: 'Save one interaction (durable)', metric: `into ${Number(size).toLocaleString('en')}`, ours: saves.map((s) => s[size]!), baseline: saves.map((s) => s['100']!), baselineName: 'into 100', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+    }
+
+    // 7. Loading a cassette of 10,000 interactions for replay.
+    const loads = await repeat(REPS, () => runJson<{ ours: number; jsYaml: number }>([js('load-cassette')]));
+    row({ scenario: 'Load a 10,000-interaction cassette', metric: 'read, check, index', ours: loads.map((l) => l.ours), baseline: loads.map((l) => l.jsYaml), baselineName: 'js-yaml parse', compare: 'ratio', target: { op: '<=', value: 1.5 }, unit: 'ms' });
+
+    // 8. Memory: idle, and under 200 concurrent streams in record mode.
+    const idle: number[] = [];
+    const underLoad: number[] = [];
+    const bareUnderLoad: number[] = [];
+    for (let i = 0; i < Math.max(1, REPS - 1); i++) {
+      const p = await proxy('record', upstream.url, await tempDir());
+      await sleep(1000);
+      idle.push((await memoryMb(p.child.pid!)).rss);
+      await resetPeak(p.child.pid!);
+      await sse(sseUrl(p.url), 200);
+      underLoad.push((await memoryMb(p.child.pid!)).peak);
+      await p.stop();
+      const b = await startServer([js('bare-http-proxy'), upstream.url]);
+      await sleep(1000);
+      await resetPeak(b.child.pid!);
+      await sse(sseUrl(b.url), 200);
+      bareUnderLoad.push((await memoryMb(b.child.pid!)).peak);
+      await b.stop();
+    }
+    row({ scenario: 'Memory, idle', metric: 'resident', ours: idle, baseline: [60], baselineName: 'limit 60 MB', compare: 'ratio', target: { op: '<=', value: 1 }, unit: 'MB' });
+    row({ scenario: 'Memory, 200 streams in record mode', metric: 'peak resident', ours: underLoad, baseline: bareUnderLoad, baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 1.25 }, unit: 'MB' });
+
+    // 9. Recording one 100 MB response.
+    const growth: number[] = [];
+    for (let i = 0; i < Math.max(1, REPS - 1); i++) {
+      const p = await proxy('record', upstream.url, await tempDir());
+      await sleep(500);
+      const before = (await memoryMb(p.child.pid!)).rss;
+      await resetPeak(p.child.pid!);
+      const res = await fetch(`${p.url}/v1/big?mb=100`);
+      for await (const _ of res.body!) void _;
+      for (let wait = 0; wait < 600; wait++) {
+        const summary = (await (await fetch(`${p.url}/_proxy/cassettes`)).json()) as { cassettes: { interactions_on_disk: number }[] };
+        if (summary.cassettes[0]?.interactions_on_disk === 1) break;
+        await sleep(100);
+      }
+      growth.push((await memoryMb(p.child.pid!)).peak - before);
+      await p.stop();
+    }
+    row({ scenario: 'Record one 100 MB response', metric: 'memory growth', ours: growth, baseline: [100], baselineName: 'body size', compare: 'ratio', target: { op: '<=', value: 2.5 }, unit: 'MB' });
+  } finally {
+    await upstream.stop();
+    await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
+  }
+  await report(Date.now() - started);
+}
+
+function spread(values: number[]): string {
+  if (values.length < 2) return '';
+  return ` (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
+}
+
+function fmt(n: number): string {
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+async function report(elapsedMs: number): Promise<void> {
+  const results = rows.map((r) => {
+    const ours = median(r.ours);
+    const base = median(r.baseline);
+    const value = r.compare === 'added' ? ours - base : ours / base;
+    const pass = r.target.op === '<=' ? value <= r.target.value : value >= r.target.value;
+    return { ...r, oursMedian: ours, baselineMedian: base, value, pass };
+  });
+  const header = ['scenario', 'metric', 'ours (median, spread)', 'baseline', 'compare', 'target', ''];
+  const lines = results.map((r) => [
+    r.scenario,
+    r.metric,
+    `${fmt(r.oursMedian)} ${r.unit}${spread(r.ours)}`,
+    `${fmt(r.baselineMedian)} ${r.unit} ${r.baselineName}${spread(r.baseline)}`,
+    r.compare === 'added' ? `+${fmt(r.value)} ms` : `${fmt(r.value)}×`,
+    `${r.target.op} ${r.target.value}${r.compare === 'added' ? ' ms' : '×'}`,
+    r.pass ? 'ok' : 'MISS',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const print = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const machine = `${os.cpus().length} cores, ${os.cpus()[0]?.model.trim()}, Node ${process.version}, ${REPS} runs per figure`;
+  const table = [print(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(print)].join('\n');
+  process.stdout.write(`\n${machine}\n\n${table}\n\n${results.filter((r) => r.pass).length}/${results.length} targets met in ${(elapsedMs / 1000).toFixed(0)} s\n`);
+  await writeFile(path.join(repo, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, results }, null, 2)}\n`);
+}
+
+await main();

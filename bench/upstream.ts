@@ -1,0 +1,62 @@
+/**
+ * The benchmark's fake upstream, in its own process:
+ *   POST /v1/sse?events=N&spacing=MS  an SSE stream; each event carries the time it was written
+ *   POST /v1/chat/completions         a realistic non-streamed chat completion
+ *   GET  /v1/big?mb=N                 N MB of JSON-like text, sent in 64 KiB writes
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+const completion = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1753124512,
+  model: 'gpt-4o-mini-2024-07-18',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?', refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 9, completion_tokens: 9, total_tokens: 18 },
+  service_tier: 'default',
+  system_fingerprint: 'fp_34a54ae93c',
+});
+
+const server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
+  req.resume();
+  req.on('end', () => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/v1/sse') {
+      const events = Number(url.searchParams.get('events') ?? 100);
+      const spacing = Number(url.searchParams.get('spacing') ?? 5);
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      let i = 0;
+      const send = (): void => {
+        if (res.destroyed) return;
+        if (i === events) return void res.end('data: [DONE]\n\n');
+        res.write(`data: {"i":${i++},"t":${now()},"choices":[{"index":0,"delta":{"content":" token"}}]}\n\n`);
+        setTimeout(send, spacing);
+      };
+      send();
+      return;
+    }
+    if (url.pathname === '/v1/big') {
+      const total = Number(url.searchParams.get('mb') ?? 100) * 1024 * 1024;
+      const chunk = Buffer.alloc(64 * 1024, '{"token":"lorem ipsum dolor sit amet"},\n');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': total });
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < total) {
+          const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+          sent += piece.length;
+          if (!res.write(piece)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(completion), 'x-request-id': 'req_bench' });
+    res.end(completion);
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log(`READY http://127.0.0.1:${(server.address() as AddressInfo).port}`));
