@@ -11,7 +11,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export function createLogger(level: LogLevel = 'info', destination?: NodeJS.WritableStream): Logger {
-  const out = destination ?? (process.stderr.isTTY ? pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' }) : process.stderr);
+  // Off a terminal, lines are buffered and written asynchronously: a synchronous write per exchange
+  // (what process.stderr does on a pipe) costs more than the exchange itself. pino flushes at exit.
+  const out =
+    destination ??
+    (process.stderr.isTTY ? pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' }) : pino.destination({ dest: 2, sync: false, minLength: 4096 }));
   return pino(
     {
       level,

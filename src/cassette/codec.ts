@@ -4,8 +4,9 @@
  * optional keys omitted, `!!binary` for bodies that are not UTF-8, and one block per interaction so
  * that a store can append without re-serialising what it already wrote.
  */
-import { CORE_SCHEMA, binaryTag, dump, load } from 'js-yaml';
+import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
 import { ProxyError } from '../errors.js';
+import { BodyNode, sequenceItem, type Node } from './emit.js';
 import {
   CASSETTE_VERSION,
   EXTENSION_KEY,
@@ -29,7 +30,7 @@ export function cassetteText(blocks: readonly string[]): string {
 
 /** One interaction as a YAML sequence item (`- id: …`), ending in a newline. */
 export function serializeInteraction(interaction: Interaction): string {
-  return dump([orderedInteraction(interaction)], { lineWidth: -1, noRefs: true, schema: SCHEMA });
+  return sequenceItem(orderedInteraction(interaction));
 }
 
 /** Parses and checks a cassette; every error names the file and, for YAML, the line. */
@@ -193,7 +194,7 @@ class Checker {
 }
 
 /** go-vcr's key order, with the keys it omits when empty left out. */
-function orderedInteraction(i: Interaction): Record<string, unknown> {
+function orderedInteraction(i: Interaction): Record<string, Node> {
   const q = i.request;
   const r = i.response;
   const request = {
@@ -206,7 +207,7 @@ function orderedInteraction(i: Interaction): Record<string, unknown> {
     host: q.host,
     remote_addr: q.remote_addr || undefined,
     request_uri: q.request_uri || undefined,
-    body: bodyLength(q.body) > 0 ? q.body : undefined,
+    body: bodyLength(q.body) > 0 ? new BodyNode(q.body!) : undefined,
     form: nonEmptyMap(q.form),
     headers: nonEmptyMap(q.headers),
     url: q.url,
@@ -220,13 +221,13 @@ function orderedInteraction(i: Interaction): Record<string, unknown> {
     trailer: nonEmptyMap(r.trailer),
     content_length: r.content_length,
     uncompressed: r.uncompressed ? true : undefined,
-    body: r.body,
+    body: new BodyNode(r.body),
     headers: sortedMap(r.headers),
     status: r.status,
     code: r.code,
     duration: r.duration,
   };
-  const out: Record<string, unknown> = { id: i.id, request: dropUndefined(request), response: dropUndefined(response) };
+  const out: Record<string, Node> = { id: i.id, request, response };
   const ext = i[EXTENSION_KEY];
   if (ext?.event_offsets_ms?.length) out[EXTENSION_KEY] = { event_offsets_ms: ext.event_offsets_ms };
   return out;
@@ -251,7 +252,3 @@ function sortedMap(map: HeaderMap): HeaderMap {
   return out;
 }
 
-function dropUndefined(obj: Record<string, unknown>): Record<string, unknown> {
-  for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key];
-  return obj;
-}

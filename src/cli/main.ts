@@ -42,9 +42,13 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping: finishing exchanges in flight, then saving');
     proxy.close(config.shutdownGraceMs).then(
-      () => process.exit(0),
+      () => {
+        log.flush();
+        process.exit(0);
+      },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
+        log.flush();
         process.exit(1);
       },
     );

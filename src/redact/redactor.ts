@@ -21,6 +21,7 @@ import {
   isSecretField,
   multipartBoundary,
   multipartFields,
+  SECRET_FIELD_HINT,
 } from './secrets.js';
 
 export { REDACTED } from './secrets.js';
@@ -69,7 +70,7 @@ export class Redactor {
     const { request, response } = interaction;
     const found = new Set<string>();
     const requestBody = this.redactRequestBody(request.body ?? '', headerValue(request.headers, 'content-type'), found);
-    const responseBody = this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED));
+    const responseBody = this.bodyFields.length === 0 ? response.body : this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED));
     this.collectSecrets(request.headers ?? {}, request.form ?? {}, request.url, found);
     const secrets = [...found].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
     const mask = (text: string): string => maskText(text, secrets);
@@ -95,6 +96,8 @@ export class Redactor {
   private redactRequestBody(body: Body, contentType: string | undefined, found: Set<string>): Body {
     const boundary = multipartBoundary(contentType);
     if (boundary) return this.redactMultipart(body, boundary, found);
+    // Parsing every body is the costliest step; most hold no field worth looking for.
+    if (this.bodyFields.length === 0 && (typeof body !== 'string' || !SECRET_FIELD_HINT.test(body))) return body;
     return this.redactJsonBody(body, (value) => {
       for (const secret of this.redactRequestJson(value)) found.add(secret);
     });

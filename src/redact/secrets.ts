@@ -25,6 +25,9 @@ export const SECRET_QUERY_PARAMS = ['api-key', 'api_key', 'apikey', 'key', 'acce
  */
 const SECRET_FIELD = /^(?:api[-_]?key|access[-_]?token|refresh[-_]?token|id[-_]?token|client[-_]?secret|secret|password|passwd)$/i;
 
+/** Text that may hold a secret field name: bodies without it need no parsing. */
+export const SECRET_FIELD_HINT = /key|token|secret|passw/i;
+
 export function isSecretField(name: string): boolean {
   return SECRET_FIELD.test(name);
 }

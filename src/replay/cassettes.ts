@@ -2,8 +2,8 @@
  * Cassettes for replay: read once, parsed once, indexed once, kept in memory. A cassette that
  * changes on disk is picked up without a restart: a request looks at the file's identity (inode,
  * size, mtime) at most every `revalidateMs`, and a changed file is loaded again (its replay counts
- * start over). A missing or broken cassette is remembered as an error naming the file, so that
- * requests which need it fail fast and the others are served.
+ * start over). A missing or broken cassette is an error naming the file for the requests that need
+ * it (the others are served); it is parsed again only when the file changes.
  */
 import { stat } from 'node:fs/promises';
 import { readCassette } from '../cassette/store.js';
@@ -33,7 +33,9 @@ export class ReplayCassettes {
   /** The match table of a cassette file; throws a ProxyError when it is missing or invalid. */
   async table(file: string): Promise<MatchTable> {
     const entry = this.entries.get(file);
-    const fresh = entry && Date.now() - entry.checkedAt < this.revalidateMs ? entry : await this.check(file);
+    // A loaded cassette is trusted for a moment; a missing or broken one is looked at again each time.
+    const trusted = entry && entry.result instanceof MatchTable && Date.now() - entry.checkedAt < this.revalidateMs;
+    const fresh = trusted ? entry : await this.check(file);
     if (fresh.result instanceof ProxyError) throw fresh.result;
     return fresh.result;
   }

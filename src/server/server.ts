@@ -187,6 +187,10 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     cassettes,
   };
 
+  // Replay modes read the default cassette now, so the first request does not pay for it and a
+  // broken cassette shows in the log at start.
+  if (MODE_POLICY[config.mode].replay) replayCassettes.table(state.file).catch(() => undefined);
+
   const server = http.createServer(
     {
       noDelay: true,

@@ -13,6 +13,8 @@ const headers: fc.Arbitrary<HeaderMap> = fc.dictionary(headerName, fc.array(text
 const body: fc.Arbitrary<Body> = fc.oneof(
   fc.json().map((j) => j),
   text,
+  // Line breaks and spaces in every arrangement: the edge cases of literal blocks.
+  fc.string({ unit: fc.constantFrom('\n', ' ', 'a', '\t'), maxLength: 12 }),
   fc.string({ unit: 'grapheme', maxLength: 300 }).map((s) => `data: ${s}\n\ndata: [DONE]\n\n`),
   fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
 );
@@ -81,6 +83,6 @@ test('write then read gives the same interactions (status, headers, JSON, text, 
       assert.equal(plain.version, 2);
       assert.equal(plain.interactions.length, interactions.length);
     }),
-    { numRuns: 300 },
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
   );
 });
