@@ -8,3 +8,4 @@ const proxy = loadHttpProxy().createProxyServer({ target: process.argv[2], chang
 proxy.on('error', (_err, _req, res) => (res as http.ServerResponse).destroy());
 const server = http.createServer({ noDelay: true }, (req, res) => proxy.web(req, res));
 server.listen(0, '127.0.0.1', () => console.log(`READY http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+process.on('SIGINT', () => process.exit(0));

@@ -17,6 +17,9 @@ const js = (name: string): string => path.join(here, `${name}.js`);
 const BIN = path.join(repo, 'dist', 'src', 'cli', 'main.js');
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** BENCH_ONLY=sse,replay runs only the scenarios whose names are listed. */
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const only = (name: string): boolean => !ONLY || ONLY.includes(name);
 
 interface Load {
   rps: number;
@@ -72,6 +75,11 @@ function row(r: Row): void {
   rows.push(r);
 }
 
+/** One second of the same load, discarded: every server is measured warm (JIT compiled, connections open). */
+async function warm(url: string, distinct = 1e9): Promise<void> {
+  await load({ url, distinct, seconds: 1 });
+}
+
 /** Records `count` distinct chat requests through a server, so that a replay has them. */
 async function prime(url: string, count: number): Promise<void> {
   const result = await load({ url, distinct: count, amount: count, connections: 8 });
@@ -85,11 +93,13 @@ async function main(): Promise<void> {
   const sseUrl = (base: string, events = 100, spacing = 5) => `${base}/v1/sse?events=${events}&spacing=${spacing}`;
   try {
     // 1. SSE event latency, record mode, 32 streams of 100 events 5 ms apart.
+    if (only('sse')) {
     const direct: Sse[] = [];
     const viaProxy: Sse[] = [];
     for (let i = 0; i < REPS; i++) {
       direct.push(await sse(sseUrl(upstream.url), 32));
       const p = await proxy('record', upstream.url, await tempDir());
+      await sse(sseUrl(p.url), 32); // warm-up: a sidecar runs for hours, so steady state is what counts
       viaProxy.push(await sse(sseUrl(p.url), 32));
       await p.stop();
     }
@@ -98,22 +108,28 @@ async function main(): Promise<void> {
     sseRow('p50 added', (s) => s.p50, 'added', { op: '<=', value: 1 });
     sseRow('p99 added', (s) => s.p99, 'added', { op: '<=', value: 1 });
     sseRow('first event', (s) => s.first, 'ratio', { op: '<=', value: 2 });
+    }
 
     // 2. Non-streamed throughput and p99, record mode, distinct bodies, 32 connections.
+    let recordRuns: Load[] = [];
+    if (only('record') || only('peers')) {
     const bare = await startServer([js('bare-http-proxy'), upstream.url]);
+    await warm(chat(bare.url));
     const bareRuns = await repeat(REPS, () => load({ url: chat(bare.url), distinct: 0 }));
     await bare.stop();
-    const recordRuns = await repeat(REPS, async () => {
+    recordRuns = await repeat(REPS, async () => {
       const p = await proxy('record', upstream.url, await tempDir());
+      await warm(chat(p.url));
       const result = await load({ url: chat(p.url), distinct: 1e9 });
       await p.stop();
       return result;
     });
     row({ scenario: 'Record, non-streamed, 32 connections', metric: 'throughput', ours: recordRuns.map((r) => r.rps), baseline: bareRuns.map((r) => r.rps), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '>=', value: 0.8 }, unit: 'req/s' });
     row({ scenario: 'Record, non-streamed, 32 connections', metric: 'p99 latency', ours: recordRuns.map((r) => r.p99), baseline: bareRuns.map((r) => r.p99), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+    }
 
     // 3. Ten seconds of continuous recording into one cassette: no slow-down as it grows.
-    {
+    if (only('growth')) {
       const p = await proxy('record', upstream.url, await tempDir());
       const result = await load({ url: chat(p.url), distinct: 1e9, seconds: 10 });
       await p.stop();
@@ -122,7 +138,10 @@ async function main(): Promise<void> {
     }
 
     // 4. Replay throughput and p99 from a cassette of 1,000 interactions.
+    let replayRuns: Load[] = [];
+    if (only('replay') || only('peers')) {
     const bareHttp = await startServer([js('bare-http')]);
+    await warm(chat(bareHttp.url));
     const bareHttpRuns = await repeat(REPS, () => load({ url: chat(bareHttp.url), distinct: 0 }));
     await bareHttp.stop();
     const replayDir = await tempDir();
@@ -132,11 +151,13 @@ async function main(): Promise<void> {
       await p.stop();
     }
     const player = await proxy('replay', 'http://127.0.0.1:9', replayDir);
-    const replayRuns = await repeat(REPS, () => load({ url: chat(player.url), distinct: 1000 }));
+    await warm(chat(player.url), 1000);
+    replayRuns = await repeat(REPS, () => load({ url: chat(player.url), distinct: 1000 }));
     await player.stop();
     if (replayRuns.some((r) => r.errors > 0)) throw new Error('replay answered with errors');
     row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'throughput', ours: replayRuns.map((r) => r.rps), baseline: bareHttpRuns.map((r) => r.rps), baselineName: 'bare node:http', compare: 'ratio', target: { op: '>=', value: 0.5 }, unit: 'req/s' });
     row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'p99 latency', ours: replayRuns.map((r) => r.p99), baseline: bareHttpRuns.map((r) => r.p99), baselineName: 'bare node:http', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+    }
 
     // 5. The peers doing the same work: record (distinct bodies) and replay (1,000 recorded).
     const peerReps = Math.max(1, REPS - 1);
@@ -150,9 +171,10 @@ async function main(): Promise<void> {
         },
       },
     ];
-    for (const peer of peers) {
+    for (const peer of only('peers') ? peers : []) {
       const peerRecord = await repeat(peerReps, async () => {
         const server = await peer.start('record', await tempDir());
+        await warm(chat(server.url));
         const result = await load({ url: chat(server.url), distinct: 1e9 });
         await server.stop();
         return result;
@@ -162,6 +184,7 @@ async function main(): Promise<void> {
       await prime(chat(recorder.url), 1000);
       await recorder.stop();
       const server = await peer.start('replay', dir);
+      await warm(chat(server.url), 1000);
       const peerReplay = await repeat(peerReps, () => load({ url: chat(server.url), distinct: 1000 }));
       await server.stop();
       row({ scenario: `Record vs ${peer.name}`, metric: 'throughput', ours: recordRuns.map((r) => r.rps), baseline: peerRecord.map((r) => r.rps), baselineName: peer.name, compare: 'ratio', target: { op: '>=', value: 20 }, unit: 'req/s' });
@@ -169,16 +192,23 @@ async function main(): Promise<void> {
     }
 
     // 6. Cost of saving one interaction as the cassette grows.
+    if (only('save')) {
     const saves = await repeat(REPS, () => runJson<Record<string, number>>([js('save-cost')]));
     for (const size of ['1000', '10000']) {
       row({ scenario: 'Save one interaction (durable)', metric: `into ${Number(size).toLocaleString('en')}`, ours: saves.map((s) => s[size]!), baseline: saves.map((s) => s['100']!), baselineName: 'into 100', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
     }
 
+    }
+
     // 7. Loading a cassette of 10,000 interactions for replay.
+    if (only('load')) {
     const loads = await repeat(REPS, () => runJson<{ ours: number; jsYaml: number }>([js('load-cassette')]));
     row({ scenario: 'Load a 10,000-interaction cassette', metric: 'read, check, index', ours: loads.map((l) => l.ours), baseline: loads.map((l) => l.jsYaml), baselineName: 'js-yaml parse', compare: 'ratio', target: { op: '<=', value: 1.5 }, unit: 'ms' });
 
+    }
+
     // 8. Memory: idle, and under 200 concurrent streams in record mode.
+    if (only('memory')) {
     const idle: number[] = [];
     const underLoad: number[] = [];
     const bareUnderLoad: number[] = [];
@@ -200,7 +230,10 @@ async function main(): Promise<void> {
     row({ scenario: 'Memory, idle', metric: 'resident', ours: idle, baseline: [60], baselineName: 'limit 60 MB', compare: 'ratio', target: { op: '<=', value: 1 }, unit: 'MB' });
     row({ scenario: 'Memory, 200 streams in record mode', metric: 'peak resident', ours: underLoad, baseline: bareUnderLoad, baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 1.25 }, unit: 'MB' });
 
+    }
+
     // 9. Recording one 100 MB response.
+    if (only('big')) {
     const growth: number[] = [];
     for (let i = 0; i < Math.max(1, REPS - 1); i++) {
       const p = await proxy('record', upstream.url, await tempDir());
@@ -218,6 +251,7 @@ async function main(): Promise<void> {
       await p.stop();
     }
     row({ scenario: 'Record one 100 MB response', metric: 'memory growth', ours: growth, baseline: [100], baselineName: 'body size', compare: 'ratio', target: { op: '<=', value: 2.5 }, unit: 'MB' });
+    }
   } finally {
     await upstream.stop();
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));

@@ -50,6 +50,19 @@ export class Metrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cassette_proxy_' });
   }
 
+  private readonly exchangeCounters = new Map<string, { inc(): void }>();
+
+  /** Counts one exchange; the labelled child is looked up once per mode and outcome, not hashed per call. */
+  countExchange(mode: string, outcome: Outcome): void {
+    const key = `${mode} ${outcome}`;
+    let counter = this.exchangeCounters.get(key);
+    if (!counter) {
+      counter = this.exchanges.labels(mode, outcome);
+      this.exchangeCounters.set(key, counter);
+    }
+    counter.inc();
+  }
+
   /** Counts an SSE response as open until the returned function is called (once). */
   streamOpened(): () => void {
     this.openStreams.inc();

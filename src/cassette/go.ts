@@ -5,8 +5,20 @@
 
 const TOKEN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 
+/** Header names repeat from request to request: each is worked out once (up to a bound). */
+const canonical = new Map<string, string>();
+
 /** `x-request-id` → `X-Request-Id`; a name with a byte Go would not touch comes back unchanged. */
 export function canonicalHeaderKey(name: string): string {
+  let known = canonical.get(name);
+  if (known === undefined) {
+    known = spellCanonical(name);
+    if (canonical.size < 4096) canonical.set(name, known);
+  }
+  return known;
+}
+
+function spellCanonical(name: string): string {
   if (!TOKEN.test(name)) return name;
   let out = '';
   let upper = true;

@@ -39,8 +39,15 @@ function nameProblem(name: string): string | undefined {
   }
   return undefined;
 }
+const shown = new Map<string, string>();
+
 /** A cassette path as people want to read it: relative to the working folder when inside it. */
 export function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+  let text = shown.get(file);
+  if (text === undefined) {
+    const relative = path.relative(process.cwd(), file);
+    text = relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+    if (shown.size < 4096) shown.set(file, text);
+  }
+  return text;
 }

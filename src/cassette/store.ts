@@ -7,6 +7,7 @@
  */
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CASSETTE_PREAMBLE, parseCassette, serializeInteraction } from './codec.js';
@@ -37,6 +38,9 @@ export async function readCassette(file: string, shownAs: string = file): Promis
 }
 
 export type NewInteraction = Omit<Interaction, 'id'>;
+
+/** The longest wait between two saves of one cassette under load. */
+const MAX_SAVE_PAUSE_MS = 1000;
 
 interface Pending {
   interaction: NewInteraction;
@@ -91,12 +95,19 @@ export class CassetteFile {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      await this.saveOnce(batch);
+      const writeMs = await this.saveOnce(batch);
+      // Every save rewrites the whole file. Under steady load, pausing for a few write durations
+      // lets the next save take many interactions at once, so writing never takes more than about
+      // a fifth of the time (and of the disk) however large the cassette grows.
+      const pause = Math.min(MAX_SAVE_PAUSE_MS, writeMs * 4);
+      if (this.queue.length > 0 && pause >= 1) await sleep(pause);
     }
   }
 
-  private async saveOnce(batch: Pending[]): Promise<void> {
+  /** Saves what is in memory plus `batch`; returns how long writing the file took, in ms. */
+  private async saveOnce(batch: Pending[]): Promise<number> {
     let ids: number[];
+    let writeMs: number;
     try {
       const blocks = (this.blocks ??= await this.loadExisting());
       ids = batch.map((p) => {
@@ -105,7 +116,9 @@ export class CassetteFile {
         return id;
       });
       this.unsaved += batch.length;
+      const started = performance.now();
       await writeAtomically(this.file, [Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`), ...blocks]);
+      writeMs = performance.now() - started;
       this.saved = { onDisk: blocks.length, recordedSinceStart: this.saved.recordedSinceStart + this.unsaved };
       this.unsaved = 0;
     } catch (err) {
@@ -113,10 +126,12 @@ export class CassetteFile {
       this.log.error({ err: error, cassette: this.file, interactions: batch.length }, 'cassette save failed; the interactions stay in memory and go out with the next save');
       this.listener?.failed(this.file, error);
       for (const p of batch) p.reject(error);
-      return;
+      // A failing disk is not hammered: the next attempt waits as long as a pause may.
+      return MAX_SAVE_PAUSE_MS / 4;
     }
     this.listener?.saved(this.file, batch.length);
     batch.forEach((p, i) => p.resolve(ids[i]!));
+    return writeMs;
   }
 
   /** Reads the cassette already on disk so that recording appends to it instead of replacing it. */

@@ -51,6 +51,13 @@ export class Forwarder {
   private readonly proxy;
   private readonly agent: http.Agent;
   private readonly exchanges = new WeakMap<IncomingMessage, Exchange>();
+  /**
+   * Exchanges still waiting for response headers. Only that wait is bounded (a stream may then take
+   * as long as it takes); one sweep a fraction of the timeout apart checks them all, which costs
+   * far less than a timer per request.
+   */
+  private readonly awaitingHeaders = new Set<Exchange>();
+  private readonly sweep: NodeJS.Timeout;
 
   constructor(
     private readonly options: ForwardOptions,
@@ -67,6 +74,8 @@ export class Forwarder {
       xfwd: false,
       agent: this.agent,
     });
+    this.sweep = setInterval(() => this.expire(), Math.max(10, Math.min(1000, options.upstreamTimeoutMs / 5)));
+    this.sweep.unref();
     this.proxy.on('proxyReq', (proxyReq, req, res) => this.onProxyReq(proxyReq, req, res as ServerResponse));
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.onProxyRes(proxyRes, req, res as ServerResponse));
     // Without a listener http-proxy throws; every request also passes its own error callback.
@@ -80,6 +89,12 @@ export class Forwarder {
     if (body) {
       exchange.requestChunks.push(body);
       this.proxy.web(req, res, { buffer: Readable.from([body]) }, (err) => this.onError(err, req, res));
+      return;
+    }
+    // A declared length was already checked against the limit: then only a recording needs the bytes.
+    const declared = req.headers['content-length'] !== undefined;
+    if (declared && !capture) {
+      this.proxy.web(req, res, {}, (err) => this.onError(err, req, res));
       return;
     }
     let size = 0;
@@ -99,8 +114,27 @@ export class Forwarder {
   }
 
   close(): void {
+    clearInterval(this.sweep);
     this.agent.destroy();
     this.proxy.close();
+  }
+
+  private expire(): void {
+    const limit = BigInt(this.options.upstreamTimeoutMs) * 1_000_000n;
+    const now = process.hrtime.bigint();
+    for (const exchange of this.awaitingHeaders) {
+      const proxyReq = exchange.proxyReq;
+      if (!proxyReq || proxyReq.destroyed) {
+        this.awaitingHeaders.delete(exchange);
+      } else if (now - exchange.started >= limit) {
+        this.awaitingHeaders.delete(exchange);
+        exchange.failure ??= new ProxyError(
+          'upstream_timeout',
+          `the upstream ${this.options.upstream.origin} sent no response headers within ${this.options.upstreamTimeoutMs / 1000} s (--upstream-timeout)`,
+        );
+        proxyReq.destroy();
+      }
+    }
   }
 
   private onProxyReq(proxyReq: http.ClientRequest, req: IncomingMessage, res: ServerResponse): void {
@@ -108,17 +142,7 @@ export class Forwarder {
     if (!exchange) return;
     exchange.proxyReq = proxyReq;
     exchange.started = process.hrtime.bigint();
-    // Only the wait for headers is bounded: a stream may then take as long as it takes.
-    const timer = setTimeout(() => {
-      exchange.failure ??= new ProxyError(
-        'upstream_timeout',
-        `the upstream ${this.options.upstream.origin} sent no response headers within ${this.options.upstreamTimeoutMs / 1000} s (--upstream-timeout)`,
-      );
-      proxyReq.destroy();
-    }, this.options.upstreamTimeoutMs);
-    timer.unref();
-    proxyReq.once('response', () => clearTimeout(timer));
-    proxyReq.once('close', () => clearTimeout(timer));
+    this.awaitingHeaders.add(exchange);
     // A client that goes away aborts the upstream request: no tokens are bought for nobody.
     res.once('close', () => {
       if (!res.writableFinished) proxyReq.destroy();
@@ -127,6 +151,7 @@ export class Forwarder {
 
   private onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
     const exchange = this.exchanges.get(req);
+    if (exchange) this.awaitingHeaders.delete(exchange);
     const headersAt = process.hrtime.bigint();
     if (exchange) {
       this.metrics.upstreamFirstByteSeconds.observe(Number(headersAt - exchange.started) / 1e9);

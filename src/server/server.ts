@@ -134,7 +134,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     const error = ownError(res);
     const policy = MODE_POLICY[entry.mode];
     const outcome: Outcome = error || !res.writableFinished ? (entry.outcome === 'miss' ? 'miss' : 'error') : (entry.outcome ?? (policy.record ? 'recorded' : 'forwarded'));
-    metrics.exchanges.inc({ mode: entry.mode, outcome });
+    metrics.countExchange(entry.mode, outcome);
     const line = {
       method: req.method,
       path: pathOf(req.url ?? '/'),

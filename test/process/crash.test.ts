@@ -39,9 +39,12 @@ test(`SIGKILL at random moments while recording, ${ROUNDS} rounds: every cassett
       }
     };
     const workers = Array.from({ length: 8 }, (_, w) => worker(w));
-    await sleep(40 + Math.random() * 200);
-    const summary = (await (await fetch(`${proxy.url}/_proxy/cassettes`)).json()) as { cassettes: { interactions_on_disk: number }[] };
-    const saved = summary.cassettes[0]?.interactions_on_disk ?? 0;
+    const onDisk = async (): Promise<number> =>
+      ((await (await fetch(`${proxy.url}/_proxy/cassettes`)).json()) as { cassettes: { interactions_on_disk: number }[] }).cassettes[0]?.interactions_on_disk ?? 0;
+    // Let this round save something new, then kill it at a random moment of what follows.
+    for (let waited = 0; (await onDisk()) <= lastCount && waited < 5000; waited += 20) await sleep(20);
+    await sleep(Math.random() * 150);
+    const saved = await onDisk();
     await proxy.stop('SIGKILL');
     running = false;
     await Promise.all(workers);
