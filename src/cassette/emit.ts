@@ -34,28 +34,71 @@ function quoted(text: string): string {
   return JSON.stringify(text).replace(NEEDS_ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Collects the output as buffers, so that a large body never becomes one large string. */
+class Out {
+  private readonly parts: Buffer[] = [];
+  private text = '';
+
+  str(text: string): void {
+    this.text += text;
+    if (this.text.length > 1 << 16) this.cut();
+  }
+
+  bytes(bytes: Buffer): void {
+    this.cut();
+    this.parts.push(bytes);
+  }
+
+  done(): Buffer[] {
+    this.cut();
+    return this.parts;
+  }
+
+  private cut(): void {
+    if (this.text) this.parts.push(Buffer.from(this.text, 'utf8'));
+    this.text = '';
+  }
+}
+
+/** Large bodies are written a slice at a time, cut at line ends. */
+const SLICE = 1 << 20;
+
 /** A text body: a literal block when it spans lines and holds nothing a block cannot, else quoted. */
-function textBody(text: string, indent: string): string {
+function textBody(out: Out, text: string, indent: string): void {
   // Only line breaks: a block would read back as "" (YAML drops a block's trailing empty lines).
-  if (!text.includes('\n') || !/[^\n]/.test(text) || NOT_LITERAL.test(text)) return ` ${quoted(text)}\n`;
-  const trailing = /\n*$/.exec(text)![0].length;
+  if (!text.includes('\n') || !/[^\n]/.test(text) || NOT_LITERAL.test(text)) return out.str(` ${quoted(text)}\n`);
+  let trailing = 0;
+  while (text.charCodeAt(text.length - 1 - trailing) === 10) trailing++;
   const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
   // A first line that starts with a space would be taken for deeper indentation: say the indentation.
   const firstLine = /^\n*( ?)/.exec(text)![1];
-  const header = `|${firstLine ? INDENT.length : ''}${chomp}`;
-  const content = text.replace(/^(?=[^\n])/gm, indent);
-  return ` ${header}\n${content}${trailing === 0 ? '\n' : ''}`;
+  out.str(` |${firstLine ? INDENT.length : ''}${chomp}\n`);
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + SLICE);
+    if (end < text.length) {
+      const lineEnd = text.indexOf('\n', end);
+      end = lineEnd === -1 ? text.length : lineEnd + 1;
+    }
+    const indented = text.slice(at, end).replace(/^(?=[^\n])/gm, indent);
+    if (indented.length > SLICE / 4) out.bytes(Buffer.from(indented, 'utf8'));
+    else out.str(indented);
+    at = end;
+  }
+  if (trailing === 0) out.str('\n');
 }
 
-/** Bytes as `!!binary` base64 in 76-character lines. */
-function binaryBody(bytes: Uint8Array, indent: string): string {
-  if (bytes.length === 0) return ' !!binary ""\n';
-  const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-  let out = ' !!binary |\n';
-  for (let i = 0; i < base64.length; i += 76) out += `${indent}${base64.slice(i, i + 76)}\n`;
-  return out;
+/** Bytes as `!!binary` base64 in 76-character lines (57 bytes each). */
+function binaryBody(out: Out, bytes: Uint8Array, indent: string): void {
+  if (bytes.length === 0) return out.str(' !!binary ""\n');
+  out.str(' !!binary |\n');
+  const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at < all.length; at += 57 * 1024) {
+    const base64 = all.subarray(at, at + 57 * 1024).toString('base64');
+    let lines = '';
+    for (let i = 0; i < base64.length; i += 76) lines += `${indent}${base64.slice(i, i + 76)}\n`;
+    out.str(lines);
+  }
 }
-
 
 /** A body: written as a literal block, quoted text or `!!binary`, never as a plain scalar. */
 export class BodyNode {
@@ -64,32 +107,42 @@ export class BodyNode {
 
 export type Node = string | number | boolean | BodyNode | Node[] | { [key: string]: Node | undefined } | undefined;
 
-/** Writes `key: value` lines for every defined entry of `map`, in its key order. */
-export function mapping(map: Record<string, Node | undefined>, indent: string): string {
-  let out = '';
+/** Writes `key: value` lines for every defined entry of `map`; `dash` puts the first key after `- `. */
+function mapping(out: Out, map: Record<string, Node | undefined>, indent: string, dash = false): void {
+  let first = true;
   for (const [key, value] of Object.entries(map)) {
     if (value === undefined) continue;
-    out += `${indent}${scalar(key)}:${value_(value, indent)}`;
+    out.str(`${first && dash ? `${indent.slice(INDENT.length)}- ` : indent}${scalar(key)}:`);
+    first = false;
+    node(out, value, indent);
   }
-  return out;
 }
 
-function value_(value: Node, indent: string): string {
-  if (typeof value === 'string') return ` ${scalar(value)}\n`;
-  if (typeof value === 'number') return ` ${Number.isFinite(value) ? String(value) : '0'}\n`;
-  if (typeof value === 'boolean') return ` ${value}\n`;
-  if (value === undefined) return ' ""\n';
-  if (value instanceof BodyNode) return typeof value.value === 'string' ? textBody(value.value, indent + INDENT) : binaryBody(value.value, indent + INDENT);
+function node(out: Out, value: Node, indent: string): void {
+  if (typeof value === 'string') return out.str(` ${scalar(value)}\n`);
+  if (typeof value === 'number') return out.str(` ${Number.isFinite(value) ? String(value) : '0'}\n`);
+  if (typeof value === 'boolean') return out.str(` ${value}\n`);
+  if (value === undefined) return out.str(' ""\n');
+  if (value instanceof BodyNode) {
+    return typeof value.value === 'string' ? textBody(out, value.value, indent + INDENT) : binaryBody(out, value.value, indent + INDENT);
+  }
   if (Array.isArray(value)) {
-    if (value.length === 0) return ' []\n';
-    return `\n${value.map((item) => `${indent}${INDENT}-${value_(item, indent + INDENT + INDENT)}`).join('')}`;
+    if (value.length === 0) return out.str(' []\n');
+    out.str('\n');
+    for (const item of value) {
+      out.str(`${indent}${INDENT}-`);
+      node(out, item, indent + INDENT + INDENT);
+    }
+    return;
   }
-  if (Object.keys(value).length === 0) return ' {}\n';
-  return `\n${mapping(value as Record<string, Node>, indent + INDENT)}`;
+  if (Object.keys(value).length === 0) return out.str(' {}\n');
+  out.str('\n');
+  mapping(out, value as Record<string, Node>, indent + INDENT);
 }
 
-/** One sequence item `- key: …` whose first key sits on the dash line. */
-export function sequenceItem(map: Record<string, Node | undefined>): string {
-  const text = mapping(map, INDENT);
-  return `-${text.slice(INDENT.length - 1)}`;
+/** One sequence item `- key: …` (its first key on the dash line), as buffers to write in a row. */
+export function sequenceItem(map: Record<string, Node | undefined>): Buffer[] {
+  const out = new Out();
+  mapping(out, map, INDENT, true);
+  return out.done();
 }

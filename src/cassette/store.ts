@@ -1,16 +1,17 @@
 /**
  * Cassette files on disk, for recording. One CassetteFile per path serialises every write to that
- * file: interactions added while a save runs go into the next one (group commit), each interaction
- * is turned into YAML once and kept as bytes, and every save replaces the file atomically
- * (temp file, fsync, rename, fsync of the folder), so a reader or a crash sees the old file or the
- * new one, never half of one.
+ * file: interactions added while a save runs go into the next one (group commit), each
+ * interaction is turned into YAML once, and every save replaces the file atomically (temp file,
+ * fsync, rename, fsync of the folder), so a reader or a crash sees the old file or the new one,
+ * never half of one.
  */
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
-import { CASSETTE_PREAMBLE, parseCassette, serializeInteraction } from './codec.js';
+import { CASSETTE_PREAMBLE, interactionBytes, parseCassette } from './codec.js';
 import type { Cassette, Interaction } from './types.js';
 
 /**
@@ -42,6 +43,9 @@ export type NewInteraction = Omit<Interaction, 'id'>;
 /** The longest wait between two saves of one cassette under load. */
 const MAX_SAVE_PAUSE_MS = 1000;
 
+/** How many interactions may wait in memory for a cassette whose saves keep failing. */
+const MAX_UNSAVED = 1000;
+
 interface Pending {
   interaction: NewInteraction;
   resolve: (id: number) => void;
@@ -55,15 +59,22 @@ export interface SaveListener {
 
 let tempCounter = 0;
 
+/** What a file looked like when this process last wrote it: a different one was changed by someone else. */
+interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
 export class CassetteFile {
-  /** Serialised interactions in file order; undefined until the existing file was read. */
-  private blocks: Buffer[] | undefined;
+  /** Interactions in the file as this process last wrote it; undefined until the file was read. */
+  private onDisk: number | undefined;
+  private written: FileIdentity | undefined;
+  /** Interactions that no save has put on disk yet (kept for the next save after a failure). */
+  private unsaved: NewInteraction[] = [];
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
-  /** Interactions in memory that no save has put on disk yet. */
-  private unsaved = 0;
-  /** Interactions in the file as last saved, and how many of them this process added. */
-  private saved = { onDisk: 0, recordedSinceStart: 0 };
+  private recordedSinceStart = 0;
 
   constructor(
     readonly file: string,
@@ -84,11 +95,11 @@ export class CassetteFile {
   /** Resolves when everything added so far has been saved or has failed. */
   async flush(): Promise<void> {
     while (this.draining) await this.draining;
-    if (this.unsaved > 0) await this.saveOnce([]);
+    if (this.unsaved.length > 0) await this.saveOnce([]);
   }
 
   stats(): { onDisk: number; recordedSinceStart: number } {
-    return { ...this.saved };
+    return { onDisk: this.onDisk ?? 0, recordedSinceStart: this.recordedSinceStart };
   }
 
   private async drain(): Promise<void> {
@@ -96,7 +107,7 @@ export class CassetteFile {
       const batch = this.queue;
       this.queue = [];
       const writeMs = await this.saveOnce(batch);
-      // Every save rewrites the whole file. Under steady load, pausing for a few write durations
+      // Every save writes a whole new file. Under steady load, pausing for a few write durations
       // lets the next save take many interactions at once, so writing never takes more than about
       // a fifth of the time (and of the disk) however large the cassette grows.
       const pause = Math.min(MAX_SAVE_PAUSE_MS, writeMs * 4);
@@ -104,28 +115,40 @@ export class CassetteFile {
     }
   }
 
-  /** Saves what is in memory plus `batch`; returns how long writing the file took, in ms. */
+  /**
+   * Saves `batch` and anything a failed save left. The new file is the old one copied (a reflink
+   * where the file system has them, else an in-kernel copy) with the new interactions appended,
+   * so the cassette is never held in memory nor turned into YAML again. When the file is not the
+   * one this process last wrote (first save, or edited meanwhile), it is read and rewritten whole.
+   * Returns how long writing the file took, in ms.
+   */
   private async saveOnce(batch: Pending[]): Promise<number> {
+    this.unsaved.push(...batch.map((p) => p.interaction));
     let ids: number[];
     let writeMs: number;
     try {
-      const blocks = (this.blocks ??= await this.loadExisting());
-      ids = batch.map((p) => {
-        const id = blocks.length;
-        blocks.push(Buffer.from(serializeInteraction({ id, ...p.interaction })));
-        return id;
-      });
-      this.unsaved += batch.length;
+      const base = await this.baseIfUnchanged();
+      const existing = base === undefined ? await this.loadExisting() : undefined;
+      if (existing) this.onDisk = existing.count;
+      const first = this.onDisk!;
+      // Ids follow the file: what a failed save left goes first, then this batch.
+      const blocks = this.unsaved.flatMap((interaction, i) => interactionBytes({ ...interaction, id: first + i }));
+      ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();
-      await writeAtomically(this.file, [Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`), ...blocks]);
+      this.written = await writeAtomically(this.file, existing ? [Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`), ...existing.bytes, ...blocks] : blocks, base);
       writeMs = performance.now() - started;
-      this.saved = { onDisk: blocks.length, recordedSinceStart: this.saved.recordedSinceStart + this.unsaved };
-      this.unsaved = 0;
+      this.onDisk = first + this.unsaved.length;
+      this.recordedSinceStart += this.unsaved.length;
+      this.unsaved = [];
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError('internal_error', `saving cassette ${this.file} failed: ${describeCause(err)}`, { cause: err });
       this.log.error({ err: error, cassette: this.file, interactions: batch.length }, 'cassette save failed; the interactions stay in memory and go out with the next save');
       this.listener?.failed(this.file, error);
       for (const p of batch) p.reject(error);
+      if (this.unsaved.length > MAX_UNSAVED) {
+        const dropped = this.unsaved.splice(0, this.unsaved.length - MAX_UNSAVED);
+        this.log.error({ cassette: this.file, dropped: dropped.length }, 'too many interactions wait for a cassette that cannot be saved; the oldest are dropped');
+      }
       // A failing disk is not hammered: the next attempt waits as long as a pause may.
       return MAX_SAVE_PAUSE_MS / 4;
     }
@@ -134,18 +157,26 @@ export class CassetteFile {
     return writeMs;
   }
 
-  /** Reads the cassette already on disk so that recording appends to it instead of replacing it. */
-  private async loadExisting(): Promise<Buffer[]> {
+  /** The file to copy and append to, when it is still exactly what this process last wrote. */
+  private async baseIfUnchanged(): Promise<string | undefined> {
+    if (!this.written) return undefined;
+    const now = await stat(this.file).catch(() => undefined);
+    const same = now && now.ino === this.written.ino && now.size === this.written.size && now.mtimeMs === this.written.mtimeMs;
+    return same ? this.file : undefined;
+  }
+
+  /** Reads the cassette on disk, so that recording appends to it instead of replacing it. */
+  private async loadExisting(): Promise<{ count: number; bytes: Buffer[] }> {
     await removeStaleTemps(this.file);
     let cassette: Cassette;
     try {
       // A file we cannot read is never overwritten: that would lose someone's recordings.
       cassette = await readCassette(this.file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { count: 0, bytes: [] };
       throw err;
     }
-    return cassette.interactions.map((interaction, id) => Buffer.from(serializeInteraction({ ...interaction, id })));
+    return { count: cassette.interactions.length, bytes: cassette.interactions.flatMap((interaction, id) => interactionBytes({ ...interaction, id })) };
   }
 }
 
@@ -171,17 +202,25 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Writes `chunks` to `file` so that the file is at every moment either the old one or the new one. */
-export async function writeAtomically(file: string, chunks: readonly Buffer[]): Promise<void> {
+/**
+ * Writes `file` so that it is at every moment either the old file or the new one: the new content
+ * (a copy of `base` when given, then `chunks`) goes to a temp file in the same folder, which is
+ * fsynced and renamed over `file`; then the folder is fsynced. Returns the new file's identity.
+ */
+export async function writeAtomically(file: string, chunks: readonly Buffer[], base?: string): Promise<FileIdentity> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   const temp = path.join(dir, tempName(file, process.pid, ++tempCounter));
+  let identity: FileIdentity;
   try {
-    const handle = await open(temp, 'w', 0o644);
+    if (base) await copyFile(base, temp, constants.COPYFILE_FICLONE);
+    const handle = await open(temp, base ? 'a' : 'w', 0o644);
     try {
       // writev takes at most IOV_MAX buffers per call on some platforms: go in slices.
       for (let i = 0; i < chunks.length; i += 512) await handle.writev(chunks.slice(i, i + 512));
       await handle.sync();
+      const { ino, size, mtimeMs } = await handle.stat();
+      identity = { ino, size, mtimeMs };
     } finally {
       await handle.close();
     }
@@ -191,6 +230,7 @@ export async function writeAtomically(file: string, chunks: readonly Buffer[]): 
     throw err;
   }
   await syncDirectory(dir);
+  return identity;
 }
 
 /** Makes the rename itself durable. Some platforms cannot fsync a folder; the rename still happened. */

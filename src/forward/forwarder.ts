@@ -181,6 +181,8 @@ export class Forwarder {
     let body: { bytes: Buffer; decoded: boolean } | undefined;
     const complete = (): void => {
       if (!clientDone || !body) return;
+      const { bytes, decoded } = body;
+      body = undefined; // held by closures that outlive the exchange: let a large body go
       capture({
         method: req.method ?? 'GET',
         url: upstreamUrl(this.options.upstream, req.url ?? '/'),
@@ -194,8 +196,8 @@ export class Forwarder {
           statusCode: proxyRes.statusCode ?? 0,
           statusMessage: proxyRes.statusMessage ?? '',
           rawHeaders: proxyRes.rawHeaders,
-          body: body.bytes,
-          decoded: body.decoded,
+          body: bytes,
+          decoded,
         },
       });
     };
@@ -275,7 +277,7 @@ class ResponseTee {
       source.on('aborted', () => reject(new Error('aborted')));
       if (!decoder) {
         source.on('data', onDecoded);
-        source.on('end', () => resolve({ bytes: Buffer.concat(decodedChunks), decoded: false }));
+        source.on('end', () => resolve({ bytes: takeAll(decodedChunks), decoded: false }));
         return;
       }
       let decodable = true;
@@ -285,14 +287,21 @@ class ResponseTee {
       });
       source.on('end', () => decoder.end());
       decoder.on('data', onDecoded);
-      decoder.on('end', () => resolve({ bytes: Buffer.concat(decodedChunks), decoded: true }));
+      decoder.on('end', () => resolve({ bytes: takeAll(decodedChunks), decoded: true }));
       decoder.on('error', (err) => {
         decodable = false;
         // The client got the bytes unchanged; the cassette keeps them raw, with their encoding header.
         log.warn({ err: describeCause(err), encoding }, 'could not decode the response for the cassette; storing it as sent');
-        source.once('end', () => resolve({ bytes: Buffer.concat(raw), decoded: false }));
-        if (source.readableEnded) resolve({ bytes: Buffer.concat(raw), decoded: false });
+        source.once('end', () => resolve({ bytes: takeAll(raw), decoded: false }));
+        if (source.readableEnded) resolve({ bytes: takeAll(raw), decoded: false });
       });
     });
   }
+}
+
+/** Joins the chunks and lets go of them at once: a large body is then held once, not twice. */
+function takeAll(chunks: Buffer[]): Buffer {
+  const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  chunks.length = 0;
+  return whole;
 }
