@@ -2,8 +2,10 @@
  * The structured logger: pino JSON lines on stderr (readable, coloured lines when stderr is a
  * terminal), with secret-bearing fields censored as a last guard.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+
+const require = createRequire(import.meta.url);
 
 export type { Logger };
 
@@ -15,7 +17,7 @@ export function createLogger(level: LogLevel = 'info', destination?: NodeJS.Writ
   // (what process.stderr does on a pipe) costs more than the exchange itself. pino flushes at exit.
   const out =
     destination ??
-    (process.stderr.isTTY ? pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' }) : pino.destination({ dest: 2, sync: false, minLength: 4096 }));
+    (process.stderr.isTTY ? prettyStream() : pino.destination({ dest: 2, sync: false, minLength: 4096 }));
   return pino(
     {
       level,
@@ -29,4 +31,10 @@ export function createLogger(level: LogLevel = 'info', destination?: NodeJS.Writ
 /** A logger that drops everything, for tests and library use. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/** pino-pretty is loaded only for a terminal: a container never pays for it. */
+function prettyStream(): NodeJS.WritableStream {
+  const pretty = require('pino-pretty') as (options: Record<string, unknown>) => NodeJS.WritableStream;
+  return pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' });
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Entry point of the `cassette-proxy` command. */
-import path from 'node:path';
 import { hideBin } from 'yargs/helpers';
+import { displayPath } from '../cassette/names.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { startProxy } from '../server/server.js';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const proxy = await startProxy(config, log, new Metrics({ processMetrics: true }));
   process.stdout.write(
     `cassette-proxy ${config.mode}: upstream ${config.upstream.origin}${config.upstream.pathname === '/' ? '' : config.upstream.pathname}, ` +
-      `listening on ${proxy.url}, cassette ${path.relative(process.cwd(), proxy.defaultCassette) || proxy.defaultCassette}\n`,
+      `listening on ${proxy.url}, cassette ${displayPath(proxy.defaultCassette)}\n`,
   );
 
   let stopping = false;

@@ -4,7 +4,6 @@
  * parameters sorted by name, chosen headers by lower-case name. Scheme, host and every other
  * header never take part, so a cassette replays whatever the upstream and whatever the SDK version.
  */
-import { createHash } from 'node:crypto';
 import type { Body, HeaderMap } from '../cassette/types.js';
 import { canonicalJson, removePaths, type JsonPath } from '../json-path.js';
 
@@ -51,13 +50,13 @@ export class RequestViewer {
     return { method: method.toUpperCase(), path: parsed.pathname, query, headers: lower, body: this.bodyView(body) };
   }
 
-  /** A fixed-size digest of everything that takes part in matching: the index key. */
+  /**
+   * Everything that takes part in matching, in one canonical string: the index key. A Map hashes
+   * it far faster than a digest would, at the cost of holding each distinct request once.
+   */
   key(view: RequestView): string {
-    const hash = createHash('sha256');
-    hash.update(`${view.method} ${view.path}\n${JSON.stringify(view.query)}\n${JSON.stringify(view.headers)}\n`);
-    if (view.body.kind === 'json') hash.update(`json:${canonicalJson(view.body.value)}`);
-    else hash.update('bytes:').update(view.body.bytes);
-    return hash.digest('base64');
+    const head = `${view.method} ${view.path}\n${JSON.stringify(view.query)}\n${JSON.stringify(view.headers)}\n`;
+    return view.body.kind === 'json' ? `${head}json:${canonicalJson(view.body.value)}` : `${head}bytes:${view.body.bytes.toString('latin1')}`;
   }
 
   private bodyView(body: Body | Buffer | undefined): BodyView {

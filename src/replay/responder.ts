@@ -24,13 +24,20 @@ export interface Pacing {
 const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade']);
 
 /** `onStream` is told when an event stream starts, and calls back what it returns when it ends. */
-export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing, onStream?: () => () => void): Promise<void> {
-  const { response } = interaction;
-  const paced = pacing.latency === 'recorded';
-  // Absolute deadlines, so that timer lateness does not add up over a long stream.
-  if (paced) await waitUntil(performance.now() + (parseDuration(response.duration) ?? 0) / 1e6 / pacing.speed);
-  const headersAt = performance.now();
+interface Prepared {
+  headers: string[];
+  body: Buffer;
+  statusMessage: string | undefined;
+  stream: boolean;
+}
 
+/** The parts of a recorded answer, worked out once per interaction instead of once per request. */
+const prepared = new WeakMap<Interaction, Prepared>();
+
+function prepare(interaction: Interaction): Prepared {
+  let ready = prepared.get(interaction);
+  if (ready) return ready;
+  const { response } = interaction;
   const headers: string[] = [];
   let contentType: string | undefined;
   for (const [name, values] of Object.entries(response.headers)) {
@@ -40,11 +47,24 @@ export async function sendRecorded(res: ServerResponse, interaction: Interaction
     for (const value of values) headers.push(name, value);
   }
   const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : Buffer.from(response.body);
-  const statusMessage = response.status.replace(/^\d+\s*/, '') || undefined;
+  const stream = isEventStream(contentType);
+  if (!stream) headers.push('Content-Length', String(body.length));
+  ready = { headers, body, statusMessage: response.status.replace(/^\d+\s*/, '') || undefined, stream };
+  prepared.set(interaction, ready);
+  return ready;
+}
+
+export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing, onStream?: () => () => void): Promise<void> {
+  const { response } = interaction;
+  const paced = pacing.latency === 'recorded';
+  // Absolute deadlines, so that timer lateness does not add up over a long stream.
+  if (paced) await waitUntil(performance.now() + (parseDuration(response.duration) ?? 0) / 1e6 / pacing.speed);
+  const headersAt = performance.now();
+
+  const { headers, body, statusMessage, stream } = prepare(interaction);
   if (res.destroyed) return;
 
-  if (!isEventStream(contentType)) {
-    headers.push('Content-Length', String(body.length));
+  if (!stream) {
     res.writeHead(response.code, statusMessage, headers);
     res.end(body);
     return;
