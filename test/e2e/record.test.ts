@@ -253,3 +253,28 @@ test('x-cassette picks the file and is not forwarded; a name that leaves the fol
   assert.equal(upstream.requests.length, 1, 'refused requests never reach the upstream');
   assert.ok(!existsSync(path.join(proxy.dir, '..', 'escape.yaml')));
 });
+
+test('a query string is recorded in url and, parsed, in form; an urlencoded body joins the form', async (t) => {
+  const { key, proxy } = await setup(t);
+  const list = await fetch(`${proxy.baseURL}/models?limit=2&after=gpt-4o&limit=3`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal(list.status, 200);
+  await list.arrayBuffer();
+  const form = await fetch(`${proxy.baseURL}/embeddings?dry=1`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'model=text-embedding-3-small&input=hi',
+  });
+  await form.arrayBuffer();
+  const cassette = await cassetteWith(proxy, 2);
+  const [get, post] = cassette.interactions;
+  assert.match(get.request.url, /\/v1\/models\?limit=2&after=gpt-4o&limit=3$/);
+  assert.deepEqual(get.request.form, { limit: ['2', '3'], after: ['gpt-4o'] });
+  assert.deepEqual(post.request.form, { dry: ['1'], model: ['text-embedding-3-small'], input: ['hi'] });
+});
+
+test('connections to the upstream are kept alive and reused', async (t) => {
+  const { upstream, client } = await setup(t);
+  for (let i = 0; i < 5; i++) await client.embeddings.create({ model: 'text-embedding-3-small', input: `call ${i}` });
+  assert.equal(upstream.requests.length, 5);
+  assert.equal(upstream.connections, 1, 'five sequential requests used one upstream connection');
+});

@@ -55,6 +55,8 @@ export interface FakeUpstreamOptions {
 
 export class FakeUpstream {
   readonly requests: SeenRequest[] = [];
+  /** TCP connections opened to the fake. */
+  connections = 0;
   url = '';
   /** When set, streams stop after their first event until the promise resolves. */
   holdAfterFirstEvent: Promise<void> | undefined;
@@ -64,6 +66,7 @@ export class FakeUpstream {
     // A client (the proxy) that goes away mid-body ends the handler with an error: nothing to answer.
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res).catch(() => res.destroy());
     this.server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
+    this.server.on(options.tls ? 'secureConnection' : 'connection', () => this.connections++);
   }
 
   static async start(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
