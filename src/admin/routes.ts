@@ -43,8 +43,8 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
       case 'GET /_proxy/mode':
         return json(res, 200, ctx.current());
       case 'PUT /_proxy/mode':
-        authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
         if (ctx.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (--lock-mode): restart the proxy to change it');
+        authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
         ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
         return json(res, 200, ctx.current());
       case 'GET /_proxy/metrics':

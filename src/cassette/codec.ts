@@ -21,6 +21,17 @@ import {
 
 const SCHEMA = CORE_SCHEMA.withTags(binaryTag);
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A body as the format holds it: text when the bytes are valid UTF-8 (they then round-trip exactly), raw bytes otherwise. */
+export function toBody(bytes: Buffer): Body {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return bytes;
+  }
+}
+
 export const CASSETTE_PREAMBLE = `---\nversion: ${CASSETTE_VERSION}\n`;
 
 /** Text of a whole cassette file made of already serialised interaction blocks. */
@@ -130,7 +141,7 @@ class Checker {
       body: this.body(map, path),
       headers: this.headers(map.headers, `${path}.headers`),
       status: this.str(map, 'status', path),
-      code: this.int(map, 'code', path),
+      code: this.statusCode(map, path),
       duration: duration || '0s',
     };
   }
@@ -162,6 +173,12 @@ class Checker {
       this.fail(`${path}.${key}`, `must be an unquoted integer, got ${JSON.stringify(value)}`);
     }
     return value;
+  }
+
+  private statusCode(map: YamlMap, path: string): number {
+    const code = this.int(map, 'code', path);
+    if (code < 100 || code > 999) this.fail(`${path}.code`, `must be an HTTP status from 100 to 999, got ${code}`);
+    return code;
   }
 
   private bool(map: YamlMap, key: string, path: string): boolean {

@@ -160,6 +160,10 @@ export class CassetteFile {
   /** The file to copy and append to, when it is still exactly what this process last wrote. */
   private async baseIfUnchanged(): Promise<string | undefined> {
     if (!this.written) return undefined;
+    if (this.written.size > MAX_CASSETTE_BYTES) {
+      // Past this size no loader here would read it again: stop before it becomes unusable.
+      throw new ProxyError('cassette_invalid', `cassette ${this.file} has reached ${MAX_CASSETTE_BYTES / 2 ** 20} MiB, the largest the proxy loads; record into another cassette (--cassette or x-cassette)`);
+    }
     const now = await stat(this.file).catch(() => undefined);
     const same = now && now.ino === this.written.ino && now.size === this.written.size && now.mtimeMs === this.written.mtimeMs;
     return same ? this.file : undefined;
@@ -180,6 +184,8 @@ export class CassetteFile {
   }
 }
 
+const PROCESS_STARTED = Date.now() - process.uptime() * 1000;
+
 const tempName = (file: string, pid: number, n: number): string => `.${path.basename(file)}.${pid}.${n}.tmp`;
 
 /** Removes temp files that a process killed mid-save left next to `file` (never a live process's). */
@@ -189,7 +195,10 @@ async function removeStaleTemps(file: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
     const pid = Number(/^(\d+)\.\d+$/.exec(name.slice(prefix.length, -'.tmp'.length))?.[1]);
-    if (pid && !processAlive(pid)) await unlink(path.join(dir, name)).catch(() => undefined);
+    if (!pid) continue;
+    // A live pid may be a reused one (PID 1 in every container): a temp file older than this process is stale too.
+    const stale = !processAlive(pid) || (await stat(path.join(dir, name)).then((s) => s.mtimeMs < PROCESS_STARTED, () => false));
+    if (stale) await unlink(path.join(dir, name)).catch(() => undefined);
   }
 }
 

@@ -237,7 +237,7 @@ export class Forwarder {
       `cassette-proxy could not reach the upstream ${origin}: ${describeCause(err)}. Check --upstream and the network.`,
       { cause: err },
     );
-    this.log.warn({ upstream: origin, err: describeCause(err), method: req.method, path: req.url }, 'upstream unreachable');
+    this.log.warn({ upstream: origin, err: describeCause(err), method: req.method, path: (req.url ?? '/').split('?')[0] }, 'upstream unreachable');
     sendError(res, error);
   }
 }

@@ -5,6 +5,7 @@
  * header never take part, so a cassette replays whatever the upstream and whatever the SDK version.
  */
 import type { Body, HeaderMap } from '../cassette/types.js';
+import { toBody } from '../cassette/codec.js';
 import { canonicalJson, removePaths, type JsonPath } from '../json-path.js';
 
 export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer };
@@ -24,8 +25,8 @@ export interface MatchRules {
   ignore: readonly JsonPath[];
   /** Headers that must match too (--match-header), any casing. */
   headers: readonly string[];
-  /** Applied to a parsed JSON body before matching: the redaction that recording applied. */
-  normalize?: (value: unknown) => void;
+  /** Applied to both sides before matching: the redaction that recording applies. */
+  redact?: (request: { url: string; headers: HeaderMap; body: Body }) => { url: string; headers?: HeaderMap; body?: Body };
 }
 
 export class RequestViewer {
@@ -36,7 +37,16 @@ export class RequestViewer {
   }
 
   /** `url` may be absolute (a recording) or a path with query (an incoming request). */
-  view(method: string, url: string, headers: HeaderMap | NodeJS.Dict<string | string[]>, body: Body | Buffer | undefined): RequestView {
+  view(method: string, url: string, rawHeaders: HeaderMap | NodeJS.Dict<string | string[]>, rawBody: Body | Buffer | undefined): RequestView {
+    let headers: HeaderMap = {};
+    for (const [name, value] of Object.entries(rawHeaders)) if (value !== undefined) headers[name] = Array.isArray(value) ? value : [value];
+    let body: Body = rawBody === undefined ? '' : Buffer.isBuffer(rawBody) ? toBody(rawBody) : rawBody;
+    if (this.rules.redact) {
+      const redacted = this.rules.redact({ url, headers, body });
+      ({ url } = redacted);
+      headers = redacted.headers ?? {};
+      body = redacted.body ?? '';
+    }
     const parsed = new URL(url, 'http://cassette-proxy.invalid');
     const query = [...parsed.searchParams].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const lower: Record<string, string[]> = {};
@@ -65,7 +75,6 @@ export class RequestViewer {
     if (first === 0x7b || first === 0x5b) {
       try {
         const value: unknown = JSON.parse(bytes.toString('utf8'));
-        this.rules.normalize?.(value);
         removePaths(value, this.rules.ignore);
         return { kind: 'json', value };
       } catch {

@@ -26,6 +26,8 @@ interface Slot {
 export class MatchTable {
   private readonly slots = new Map<string, Slot>();
   private readonly timesReplayed: number[];
+  /** The key of each interaction, by position. */
+  private readonly keys: string[] = [];
 
   constructor(
     readonly interactions: readonly Interaction[],
@@ -35,6 +37,7 @@ export class MatchTable {
     this.timesReplayed = interactions.map(() => 0);
     interactions.forEach((interaction, position) => {
       const key = viewer.key(this.viewOf(interaction));
+      this.keys.push(key);
       const slot = this.slots.get(key);
       if (slot) slot.positions.push(position);
       else this.slots.set(key, { positions: [position], next: 0 });
@@ -57,6 +60,20 @@ export class MatchTable {
     const position = slot.positions[index]!;
     this.timesReplayed[position]! += 1;
     return { kind: 'hit', interaction: this.interactions[position]! };
+  }
+
+  /**
+   * Carries the replay state over from the table of an earlier version of the same file, when
+   * the new file begins with the same requests (it was appended to, by replay-or-record most
+   * often): recordings already used stay used. Any other change starts the counts over.
+   */
+  inherit(previous: MatchTable): void {
+    if (previous.keys.length > this.keys.length || previous.keys.some((key, i) => key !== this.keys[i])) return;
+    previous.timesReplayed.forEach((n, i) => (this.timesReplayed[i] = n));
+    for (const [key, slot] of previous.slots) {
+      const now = this.slots.get(key);
+      if (now) now.next = slot.next;
+    }
   }
 
   /** How many recordings have answered at least once, and how many never did. */

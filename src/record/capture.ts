@@ -5,7 +5,8 @@
  */
 import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
 import type { NewInteraction } from '../cassette/store.js';
-import type { Body, FormMap, HeaderMap } from '../cassette/types.js';
+import { toBody } from '../cassette/codec.js';
+import type { FormMap, HeaderMap } from '../cassette/types.js';
 
 export interface CapturedResponse {
   httpVersionMajor: number;
@@ -97,16 +98,6 @@ export function toInteraction(x: CapturedExchange): NewInteraction {
   return interaction;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Text when the bytes are valid UTF-8 (they then round-trip exactly), raw bytes otherwise. */
-export function toBody(bytes: Buffer): Body {
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    return bytes;
-  }
-}
 
 function headerMap(raw: readonly string[], skip: ReadonlySet<string>): HeaderMap {
   const out: HeaderMap = {};

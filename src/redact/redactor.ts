@@ -29,6 +29,15 @@ export { REDACTED } from './secrets.js';
 /** Shorter literals are too likely to occur by chance to be worth masking everywhere. */
 const MIN_SECRET_LENGTH = 8;
 
+/** The parts of a request that redaction looks at (a recorded request, or an incoming one in replay). */
+export interface RequestParts {
+  url: string;
+  headers?: HeaderMap;
+  form?: FormMap;
+  body?: Body;
+  content_length?: number;
+}
+
 export interface RedactorOptions {
   /** Header names redacted on top of the built-in list. */
   headers?: readonly string[];
@@ -67,24 +76,13 @@ export class Redactor {
 
   /** The redacted copy of an interaction; the input is not changed. */
   redact(interaction: NewInteraction): NewInteraction {
-    const { request, response } = interaction;
-    const found = new Set<string>();
-    const requestBody = this.redactRequestBody(request.body ?? '', headerValue(request.headers, 'content-type'), found);
-    const responseBody = this.bodyFields.length === 0 ? response.body : this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED));
-    this.collectSecrets(request.headers ?? {}, request.form ?? {}, request.url, found);
-    const secrets = [...found].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+    const { response } = interaction;
+    const { request, secrets } = this.redactRequestWithSecrets(interaction.request);
     const mask = (text: string): string => maskText(text, secrets);
-    const body = maskBody(requestBody, secrets);
+    const responseBody = this.bodyFields.length === 0 ? response.body : this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED));
     return {
       ...interaction,
-      request: {
-        ...request,
-        url: mask(this.redactQuery(request.url)),
-        headers: this.redactHeaders(request.headers ?? {}, mask),
-        form: this.redactForm(request.form ?? {}, mask),
-        body,
-        content_length: body === request.body ? request.content_length : Buffer.byteLength(body as string | Uint8Array),
-      },
+      request,
       response: {
         ...response,
         headers: this.redactHeaders(response.headers, mask),
@@ -93,9 +91,34 @@ export class Redactor {
     };
   }
 
+  /**
+   * A request as it would be recorded. Replay matches incoming requests in this form, so a
+   * redacted cassette matches the requests that made it.
+   */
+  redactRequest<R extends RequestParts>(request: R): R {
+    return this.redactRequestWithSecrets(request).request;
+  }
+
+  private redactRequestWithSecrets<R extends RequestParts>(request: R): { request: R; secrets: string[] } {
+    const found = new Set<string>();
+    const original = request.body ?? '';
+    const redactedBody = this.redactRequestBody(original, headerValue(request.headers, 'content-type'), found);
+    this.collectSecrets(request.headers ?? {}, request.form ?? {}, request.url, found);
+    const secrets = withEncodings(found)
+      .filter((s) => s.length >= MIN_SECRET_LENGTH)
+      .sort((a, b) => b.length - a.length);
+    const mask = (text: string): string => maskText(text, secrets);
+    const body = maskBody(redactedBody, secrets);
+    const out: R = { ...request, url: mask(this.redactQuery(request.url)), headers: this.redactHeaders(request.headers ?? {}, mask), body };
+    if (request.form) out.form = this.redactForm(request.form, mask);
+    if (request.content_length !== undefined && body !== original) out.content_length = Buffer.byteLength(body as string | Uint8Array);
+    return { request: out, secrets };
+  }
+
   private redactRequestBody(body: Body, contentType: string | undefined, found: Set<string>): Body {
     const boundary = multipartBoundary(contentType);
     if (boundary) return this.redactMultipart(body, boundary, found);
+    if (typeof body === 'string' && contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return this.redactUrlencoded(body, found);
     // Parsing every body is the costliest step; most hold no field worth looking for.
     if (this.bodyFields.length === 0 && (typeof body !== 'string' || !SECRET_FIELD_HINT.test(body))) return body;
     return this.redactJsonBody(body, (value) => {
@@ -118,12 +141,29 @@ export class Redactor {
     return after === before ? body : after;
   }
 
+  /** An urlencoded form body, field by field (values are percent-encoded there, so literal masking alone would miss them). */
+  private redactUrlencoded(body: string, found: Set<string>): string {
+    const form = new URLSearchParams(body);
+    let changed = false;
+    for (const [name, value] of [...form]) {
+      if (!this.isSecretParam(name) || value === REDACTED) continue;
+      found.add(value);
+      form.set(name, REDACTED);
+      changed = true;
+    }
+    return changed ? form.toString() : body;
+  }
+
+  private isSecretParam(name: string): boolean {
+    return this.secretParams.has(name.toLowerCase()) || isSecretField(name);
+  }
+
   private redactMultipart(body: Body, boundary: string, found: Set<string>): Body {
     const view = latin1(body);
     let out = '';
     let last = 0;
     for (const [name, start, end] of multipartFields(view, boundary)) {
-      if (!isSecretField(name) && !this.secretParams.has(name.toLowerCase())) continue;
+      if (!this.isSecretParam(name)) continue;
       found.add(Buffer.from(view.slice(start, end), 'latin1').toString('utf8'));
       out += view.slice(last, start) + REDACTED;
       last = end;
@@ -146,10 +186,10 @@ export class Redactor {
       }
     }
     for (const [name, values] of Object.entries(form)) {
-      if (this.secretParams.has(name.toLowerCase())) values.forEach((v) => found.add(v));
+      if (this.isSecretParam(name)) values.forEach((v) => found.add(v));
     }
     safeUrl(url)?.searchParams.forEach((value, name) => {
-      if (this.secretParams.has(name.toLowerCase())) found.add(value);
+      if (this.isSecretParam(name)) found.add(value);
     });
   }
 
@@ -164,7 +204,7 @@ export class Redactor {
   private redactForm(form: FormMap, mask: (text: string) => string): FormMap {
     const out: FormMap = {};
     for (const [name, values] of Object.entries(form)) {
-      out[name] = this.secretParams.has(name.toLowerCase()) || isSecretField(name) ? values.map(() => REDACTED) : values.map(mask);
+      out[name] = this.isSecretParam(name) ? values.map(() => REDACTED) : values.map(mask);
     }
     return out;
   }
@@ -174,7 +214,7 @@ export class Redactor {
     if (!parsed || !parsed.search) return url;
     let changed = false;
     for (const name of new Set(parsed.searchParams.keys())) {
-      if (this.secretParams.has(name.toLowerCase())) {
+      if (this.isSecretParam(name)) {
         const count = parsed.searchParams.getAll(name).length;
         parsed.searchParams.delete(name);
         for (let i = 0; i < count; i++) parsed.searchParams.append(name, REDACTED);
@@ -183,6 +223,16 @@ export class Redactor {
     }
     return changed ? parsed.toString() : url;
   }
+}
+
+/** Each secret as sent, and as it reads percent-encoded (an echo in a URL or a form body). */
+function withEncodings(secrets: Set<string>): string[] {
+  const out = new Set(secrets);
+  for (const secret of secrets) {
+    out.add(encodeURIComponent(secret));
+    out.add(new URLSearchParams({ s: secret }).toString().slice(2));
+  }
+  return [...out];
 }
 
 function headerValue(headers: HeaderMap | undefined, lowerName: string): string | undefined {

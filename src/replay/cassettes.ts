@@ -13,6 +13,9 @@ import type { RequestViewer } from '../match/request-view.js';
 import { MatchTable, type ReplayPolicy } from '../match/table.js';
 import { displayPath } from '../cassette/names.js';
 
+/** How many cassettes stay loaded at once. */
+const MAX_CASSETTES = 1000;
+
 interface Entry {
   signature: string;
   checkedAt: number;
@@ -68,8 +71,13 @@ export class ReplayCassettes {
       previous.checkedAt = Date.now();
       return previous;
     }
-    const entry: Entry = { signature, checkedAt: Date.now(), result: await this.load(file, signature) };
+    const result = await this.load(file, signature);
+    if (result instanceof MatchTable && previous?.result instanceof MatchTable) result.inherit(previous.result);
+    const entry: Entry = { signature, checkedAt: Date.now(), result };
+    this.entries.delete(file);
     this.entries.set(file, entry);
+    // Names come from clients (x-cassette): keep the most recently loaded ones, not every name ever sent.
+    if (this.entries.size > MAX_CASSETTES) this.entries.delete(this.entries.keys().next().value!);
     return entry;
   }
 

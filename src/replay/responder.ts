@@ -20,6 +20,10 @@ export interface Pacing {
   speed: number;
 }
 
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+// eslint-disable-next-line no-control-regex
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** Framing and connection headers: the proxy's own connection to the client decides these. */
 const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade']);
 
@@ -42,9 +46,10 @@ function prepare(interaction: Interaction): Prepared {
   let contentType: string | undefined;
   for (const [name, values] of Object.entries(response.headers)) {
     const lower = name.toLowerCase();
-    if (NOT_REPLAYED.has(lower)) continue;
+    // Framing headers are the proxy's to set; a hand-edited name or value HTTP cannot carry is left out.
+    if (NOT_REPLAYED.has(lower) || !HEADER_NAME.test(name)) continue;
     if (lower === 'content-type') contentType = values[0];
-    for (const value of values) headers.push(name, value);
+    for (const value of values) if (!INVALID_HEADER_VALUE.test(value)) headers.push(name, value);
   }
   const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : Buffer.from(response.body);
   const stream = isEventStream(contentType);
@@ -77,9 +82,19 @@ export async function sendRecorded(res: ServerResponse, interaction: Interaction
     const offset = offsets?.[i];
     if (offset !== undefined) await waitUntil(headersAt + offset / pacing.speed);
     if (res.destroyed) return;
-    if (!res.write(event)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(event)) await drainOrClose(res);
   }
   res.end();
+}
+
+/** Waits for room in the socket, or for the client to leave; leaves no listener behind either way. */
+async function drainOrClose(res: ServerResponse): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([once(res, 'drain', { signal: done.signal }), once(res, 'close', { signal: done.signal })]);
+  } finally {
+    done.abort();
+  }
 }
 
 function waitUntil(deadline: number): Promise<void> | undefined {

@@ -58,7 +58,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const viewer = new RequestViewer({
     ignore: config.matchIgnore,
     headers: config.matchHeaders,
-    normalize: (value) => void redactor.redactRequestJson(value),
+    redact: (request) => redactor.redactRequest(request),
   });
   const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);
   const replayer = new Replayer(replayCassettes, viewer, config.upstream);

@@ -170,3 +170,27 @@ test('an SSE response counts as an open stream while it is being sent', async (t
   });
   await eventually(async () => assert.equal(await metric(proxy, 'cassette_proxy_open_streams'), 0));
 });
+
+test('replay-or-record with strict: a recording used before the proxy appended to the cassette stays used', async (t) => {
+  const { upstream, proxy, client } = await setup(t, { mode: 'replay-or-record', replayPolicy: 'strict' });
+  const ask = (input: string) => client.embeddings.create({ model: 'text-embedding-3-small', input });
+  await ask('a'); // recorded
+  await eventually(async () => {
+    await proxy.store.flushAll();
+    assert.equal((await readCassetteYaml(proxy.defaultCassette)).interactions.length, 1);
+  });
+  await eventually(async () => {
+    const before = upstream.requests.length;
+    await ask('a'); // replayed: uses the one recording of "a"
+    assert.equal(upstream.requests.length, before);
+  });
+  await ask('b'); // recorded: the proxy appends to the cassette, which is then read again
+  await eventually(async () => {
+    await proxy.store.flushAll();
+    assert.equal((await readCassetteYaml(proxy.defaultCassette)).interactions.length, 2);
+  });
+  await new Promise((r) => setTimeout(r, 300)); // past the revalidation window: the new file is read
+  const before = upstream.requests.length;
+  await ask('a'); // the recording of "a" is used up, so this one goes upstream and is recorded
+  assert.equal(upstream.requests.length, before + 1);
+});

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -277,4 +278,15 @@ test('connections to the upstream are kept alive and reused', async (t) => {
   for (let i = 0; i < 5; i++) await client.embeddings.create({ model: 'text-embedding-3-small', input: `call ${i}` });
   assert.equal(upstream.requests.length, 5);
   assert.equal(upstream.connections, 1, 'five sequential requests used one upstream connection');
+});
+
+test('a temp file left by a killed process is removed, even when its pid is alive again (PID 1 in containers)', async (t) => {
+  const { proxy, client } = await setup(t);
+  const stale = path.join(proxy.dir, `.default.yaml.${process.pid}.999.tmp`);
+  await writeFile(stale, 'half a cassette');
+  const hourAgo = new Date(Date.now() - 3600_000);
+  await utimes(stale, hourAgo, hourAgo);
+  await client.embeddings.create({ model: 'text-embedding-3-small', input: 'x' });
+  await cassetteWith(proxy, 1);
+  assert.ok(!existsSync(stale));
 });

@@ -298,3 +298,24 @@ test('--match-ignore leaves a body field out of matching; --match-header makes a
   assert.equal(miss.status, 404);
   assert.match(JSON.parse(miss.body.toString()).error.message, /header\.user-agent\[0\]: recorded "OpenAI\/Go 2\.3\.0", got "curl\/8"/);
 });
+
+test('a request with a credential in its query matches its redacted recording, and no miss message shows a credential', async (t) => {
+  const upstream = await FakeUpstream.start();
+  t.after(() => upstream.close());
+  const recorder = await startTestProxy(t, { upstream: new URL(upstream.url) });
+  const secret = makeTestKey().slice(3, 30);
+  const recorded = await rawRequest(`${recorder.baseURL}/models?key=${secret}&limit=5`);
+  assert.equal(recorded.status, 200);
+  await eventually(async () => {
+    await recorder.store.flushAll();
+    assert.equal((await readCassetteYaml(recorder.defaultCassette)).interactions.length, 1);
+  });
+  const player = await replayProxy(t, { cassetteDir: recorder.dir });
+  const hit = await rawRequest(`${player.baseURL}/models?key=${secret}&limit=5`);
+  assert.equal(hit.status, 200, hit.body.toString());
+  assert.ok(hit.body.equals(recorded.body));
+  const miss = await rawRequest(`${player.baseURL}/models?key=${secret}&limit=6`);
+  assert.equal(miss.status, 404);
+  assert.ok(!miss.body.toString().includes(secret), 'the miss message does not show the credential');
+  assert.match(JSON.parse(miss.body.toString()).error.message, /query\.limit\[0\]: recorded "5", got "6"/);
+});

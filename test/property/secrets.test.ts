@@ -15,7 +15,12 @@ const credential = fc.stringMatching(/^[A-Za-z0-9_-]{12,48}$/).filter((s) => !/R
 
 const randomCase = (name: string) => fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((flips) => [...name].map((c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
 
-type Placement = { kind: 'header'; name: string; value: (secret: string) => string } | { kind: 'query'; name: string } | { kind: 'json'; path: string[] } | { kind: 'multipart'; name: string };
+type Placement =
+  | { kind: 'header'; name: string; value: (secret: string) => string }
+  | { kind: 'query'; name: string }
+  | { kind: 'json'; path: string[] }
+  | { kind: 'multipart'; name: string }
+  | { kind: 'urlencoded'; name: string };
 
 const placement: fc.Arbitrary<Placement> = fc.oneof(
   fc.constantFrom(
@@ -31,6 +36,7 @@ const placement: fc.Arbitrary<Placement> = fc.oneof(
   fc.constantFrom('api-key', 'key', 'access_token', 'api_key', 'token').map((name): Placement => ({ kind: 'query', name })),
   fc.tuple(fc.constantFrom('api_key', 'apiKey', 'access_token', 'password', 'client_secret'), fc.array(fc.constantFrom('auth', 'config', 'provider'), { maxLength: 2 })).map(([key, parents]): Placement => ({ kind: 'json', path: [...parents, key] })),
   fc.constantFrom('api_key', 'password', 'access_token').map((name): Placement => ({ kind: 'multipart', name })),
+  fc.constantFrom('client_secret', 'password', 'api_key', 'key').map((name): Placement => ({ kind: 'urlencoded', name })),
 );
 
 function requestFor(p: Placement, secret: string): { query: string; headers: Record<string, string>; body: string } {
@@ -50,6 +56,10 @@ function requestFor(p: Placement, secret: string): { query: string; headers: Rec
     const boundary = '----cassette-proxy-test-boundary';
     headers['content-type'] = `multipart/form-data; boundary=${boundary}`;
     body = [`--${boundary}`, 'Content-Disposition: form-data; name="model"', '', 'whisper-1', `--${boundary}`, `Content-Disposition: form-data; name="${p.name}"`, '', secret, `--${boundary}--`, ''].join('\r\n');
+  }
+  if (p.kind === 'urlencoded') {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    body = new URLSearchParams({ grant_type: 'client_credentials', [p.name]: `${secret}+/=` }).toString();
   }
   return { query, headers, body };
 }

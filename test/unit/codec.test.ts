@@ -75,4 +75,5 @@ test('malformed YAML, aliases and wrong types give an error naming the file and 
   const bad = readFileSync(fixture('govcr-v4-chat-and-model.yaml'), 'utf8').replace('code: 200', 'code: "200"');
   assert.throws(() => parseCassette(bad, 'quoted.yaml'), /quoted\.yaml: interactions\[0\]\.response\.code must be an unquoted integer/);
   assert.throws(() => parseCassette('version: 2\ninteractions:\n- request: {method: GET}\n  response: {code: 200}\n', 'nourl.yaml'), /interactions\[0\]\.request\.url is missing/);
+  assert.throws(() => parseCassette('version: 2\ninteractions:\n- request: {method: GET, url: "http://x/"}\n  response: {code: 0}\n', 'zero.yaml'), /zero\.yaml: interactions\[0\]\.response\.code must be an HTTP status from 100 to 999/);
 });
