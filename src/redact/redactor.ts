@@ -188,9 +188,11 @@ export class Redactor {
     for (const [name, values] of Object.entries(form)) {
       if (this.isSecretParam(name)) values.forEach((v) => found.add(v));
     }
-    safeUrl(url)?.searchParams.forEach((value, name) => {
-      if (this.isSecretParam(name)) found.add(value);
-    });
+    if (url.includes('?')) {
+      safeUrl(url)?.searchParams.forEach((value, name) => {
+        if (this.isSecretParam(name)) found.add(value);
+      });
+    }
   }
 
   private redactHeaders(headers: HeaderMap, mask: (text: string) => string): HeaderMap {
@@ -210,6 +212,7 @@ export class Redactor {
   }
 
   private redactQuery(url: string): string {
+    if (!url.includes('?')) return url;
     const parsed = safeUrl(url);
     if (!parsed || !parsed.search) return url;
     let changed = false;
@@ -229,8 +232,11 @@ export class Redactor {
 function withEncodings(secrets: Set<string>): string[] {
   const out = new Set(secrets);
   for (const secret of secrets) {
-    out.add(encodeURIComponent(secret));
-    out.add(new URLSearchParams({ s: secret }).toString().slice(2));
+    const encoded = encodeURIComponent(secret);
+    if (encoded === secret) continue; // most keys and tokens: nothing to encode
+    out.add(encoded);
+    // The form encoding: spaces as +, and a few more marks escaped.
+    out.add(encoded.replaceAll('%20', '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
   }
   return [...out];
 }
@@ -256,7 +262,7 @@ function latin1(body: Body): string {
 export function maskText(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  return out.replace(OPENAI_KEY, REDACTED);
+  return out.includes('sk-') ? out.replace(OPENAI_KEY, REDACTED) : out;
 }
 
 /** Binary bodies are masked byte-wise: a latin1 view maps each byte to one character and back. */
