@@ -76,6 +76,7 @@ test('after 1,000 upstream faults the proxy holds no more sockets or file descri
     return n;
   }, 10_000);
   assert.ok(after <= before);
+  t.diagnostic(`open descriptors: ${before} before, ${after} after 1,000 upstream faults`);
   const res = await fetch(`${proxy.url}/_proxy/health`);
   assert.equal(res.status, 200, 'still serving');
   assert.equal(await proxy.stop(), 0);
