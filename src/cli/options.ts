@@ -84,7 +84,8 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   return value as T;
 }
 
-function jsonPaths(name: string, values: unknown): JsonPath[] {
+/** Parses repeatable field-path flags; a bad one is a UsageError naming the flag. */
+export function jsonPaths(name: string, values: unknown): JsonPath[] {
   return list(values).map((text) => {
     const path = parseJsonPath(text);
     return typeof path === 'string' ? bad(name, path) : path;

@@ -4,10 +4,9 @@ import yargs from 'yargs';
 import { cassetteText, serializeInteraction } from '../cassette/codec.js';
 import { displayPath } from '../cassette/names.js';
 import { readCassette, writeAtomically } from '../cassette/store.js';
-import { parseJsonPath, type JsonPath } from '../json-path.js';
 import { findLeaks } from '../redact/leaks.js';
 import { Redactor } from '../redact/redactor.js';
-import { UsageError } from './options.js';
+import { jsonPaths } from './options.js';
 
 /** Returns the exit status: 0 when the rewritten cassette has nothing left that looks like a credential. */
 export async function runRedact(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
@@ -22,11 +21,7 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
     .version(false)
     .parseAsync();
   const file = String(args.file);
-  const bodyFields = args['redact-body-field'].map((text): JsonPath => {
-    const parsed = parseJsonPath(text);
-    if (typeof parsed === 'string') throw new UsageError(`--redact-body-field: ${parsed}`);
-    return parsed;
-  });
+  const bodyFields = jsonPaths('redact-body-field', args['redact-body-field']);
   const redactor = new Redactor({ headers: args['redact-header'], bodyFields });
   const shown = displayPath(file);
   const cassette = await readCassette(file, shown);
