@@ -103,6 +103,7 @@ test('runtime changes: a token is needed when one is set, a wrong one is refused
   const refused = await setMode(locked.proxy, { mode: 'replay' }, token);
   assert.equal(refused.status, 409);
   assert.equal(((await refused.json()) as any).error.code, 'mode_locked');
+  assert.equal((await setMode(locked.proxy, { mode: 'replay' })).status, 409, 'the lock is checked before the token');
   assert.equal(((await (await admin(locked.proxy, 'mode')).json()) as any).mode, 'record');
 });
 
