@@ -39,14 +39,17 @@ export function cassetteText(blocks: readonly string[]): string {
   return blocks.length === 0 ? `${CASSETTE_PREAMBLE}interactions: []\n` : `${CASSETTE_PREAMBLE}interactions:\n${blocks.join('')}`;
 }
 
-/** One interaction as a YAML sequence item (`- id: …`, ending in a newline), as buffers to write in a row. */
-export function interactionBytes(interaction: Interaction): Buffer[] {
+/**
+ * One interaction as a YAML sequence item (`- id: …`, ending in a newline), as buffers to write in
+ * a row; those of a large body are made as the iteration reaches them.
+ */
+export function interactionBytes(interaction: Interaction): Iterable<Buffer> {
   return sequenceItem(orderedInteraction(interaction));
 }
 
 /** The same as text. */
 export function serializeInteraction(interaction: Interaction): string {
-  return Buffer.concat(interactionBytes(interaction)).toString('utf8');
+  return Buffer.concat([...interactionBytes(interaction)]).toString('utf8');
 }
 
 /** Parses and checks a cassette; every error names the file and, for YAML, the line. */

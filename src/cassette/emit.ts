@@ -34,9 +34,12 @@ function quoted(text: string): string {
   return JSON.stringify(text).replace(NEEDS_ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Collects the output as buffers, so that a large body never becomes one large string. */
+/** Output pieces: bytes ready now, or a large body's bytes made slice by slice when they are written. */
+type Part = Buffer | (() => Iterable<Buffer>);
+
+/** Collects the output, so that a large body never becomes one large string or one large buffer. */
 class Out {
-  private readonly parts: Buffer[] = [];
+  private readonly parts: Part[] = [];
   private text = '';
 
   str(text: string): void {
@@ -44,12 +47,12 @@ class Out {
     if (this.text.length > 1 << 16) this.cut();
   }
 
-  bytes(bytes: Buffer): void {
+  later(make: () => Iterable<Buffer>): void {
     this.cut();
-    this.parts.push(bytes);
+    this.parts.push(make);
   }
 
-  done(): Buffer[] {
+  done(): Part[] {
     this.cut();
     return this.parts;
   }
@@ -73,30 +76,37 @@ function textBody(out: Out, text: string, indent: string): void {
   // A first line that starts with a space would be taken for deeper indentation: say the indentation.
   const firstLine = /^\n*( ?)/.exec(text)![1];
   out.str(` |${firstLine ? INDENT.length : ''}${chomp}\n`);
+  if (text.length <= SLICE) out.str(text.replace(/^(?=[^\n])/gm, indent));
+  else out.later(() => indentedSlices(text, indent));
+  if (trailing === 0) out.str('\n');
+}
+
+/** A large text, indented, one slice (cut at a line end) at a time. */
+function* indentedSlices(text: string, indent: string): Generator<Buffer> {
   for (let at = 0; at < text.length; ) {
     let end = Math.min(text.length, at + SLICE);
     if (end < text.length) {
       const lineEnd = text.indexOf('\n', end);
       end = lineEnd === -1 ? text.length : lineEnd + 1;
     }
-    const indented = text.slice(at, end).replace(/^(?=[^\n])/gm, indent);
-    if (indented.length > SLICE / 4) out.bytes(Buffer.from(indented, 'utf8'));
-    else out.str(indented);
+    yield Buffer.from(text.slice(at, end).replace(/^(?=[^\n])/gm, indent), 'utf8');
     at = end;
   }
-  if (trailing === 0) out.str('\n');
 }
 
 /** Bytes as `!!binary` base64 in 76-character lines (57 bytes each). */
 function binaryBody(out: Out, bytes: Uint8Array, indent: string): void {
   if (bytes.length === 0) return out.str(' !!binary ""\n');
   out.str(' !!binary |\n');
-  const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  out.later(() => base64Lines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), indent));
+}
+
+function* base64Lines(all: Buffer, indent: string): Generator<Buffer> {
   for (let at = 0; at < all.length; at += 57 * 1024) {
     const base64 = all.subarray(at, at + 57 * 1024).toString('base64');
     let lines = '';
     for (let i = 0; i < base64.length; i += 76) lines += `${indent}${base64.slice(i, i + 76)}\n`;
-    out.str(lines);
+    yield Buffer.from(lines, 'utf8');
   }
 }
 
@@ -140,9 +150,15 @@ function node(out: Out, value: Node, indent: string): void {
   mapping(out, value as Record<string, Node>, indent + INDENT);
 }
 
-/** One sequence item `- key: …` (its first key on the dash line), as buffers to write in a row. */
-export function sequenceItem(map: Record<string, Node | undefined>): Buffer[] {
+/**
+ * One sequence item `- key: …` (its first key on the dash line), as buffers to write in a row.
+ * A large body's buffers are made only as the caller iterates, a slice at a time.
+ */
+export function* sequenceItem(map: Record<string, Node | undefined>): Generator<Buffer> {
   const out = new Out();
   mapping(out, map, INDENT, true);
-  return out.done();
+  for (const part of out.done()) {
+    if (Buffer.isBuffer(part)) yield part;
+    else yield* part();
+  }
 }

@@ -132,10 +132,14 @@ export class CassetteFile {
       if (existing) this.onDisk = existing.count;
       const first = this.onDisk!;
       // Ids follow the file: what a failed save left goes first, then this batch.
-      const blocks = this.unsaved.flatMap((interaction, i) => interactionBytes({ ...interaction, id: first + i }));
+      const unsaved = this.unsaved;
+      const blocks = (function* () {
+        for (const [i, interaction] of unsaved.entries()) yield* interactionBytes({ ...interaction, id: first + i });
+      })();
       ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();
-      this.written = await writeAtomically(this.file, existing ? [Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`), ...existing.bytes, ...blocks] : blocks, base);
+      const preamble = Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`);
+      this.written = await writeAtomically(this.file, existing ? chain([preamble], existing.bytes, blocks) : blocks, base);
       writeMs = performance.now() - started;
       this.onDisk = first + this.unsaved.length;
       this.recordedSinceStart += this.unsaved.length;
@@ -170,7 +174,7 @@ export class CassetteFile {
   }
 
   /** Reads the cassette on disk, so that recording appends to it instead of replacing it. */
-  private async loadExisting(): Promise<{ count: number; bytes: Buffer[] }> {
+  private async loadExisting(): Promise<{ count: number; bytes: Iterable<Buffer> }> {
     await removeStaleTemps(this.file);
     let cassette: Cassette;
     try {
@@ -180,7 +184,13 @@ export class CassetteFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { count: 0, bytes: [] };
       throw err;
     }
-    return { count: cassette.interactions.length, bytes: cassette.interactions.flatMap((interaction, id) => interactionBytes({ ...interaction, id })) };
+    const { interactions } = cassette;
+    return {
+      count: interactions.length,
+      bytes: (function* () {
+        for (const [id, interaction] of interactions.entries()) yield* interactionBytes({ ...interaction, id });
+      })(),
+    };
   }
 }
 
@@ -216,7 +226,7 @@ function processAlive(pid: number): boolean {
  * (a copy of `base` when given, then `chunks`) goes to a temp file in the same folder, which is
  * fsynced and renamed over `file`; then the folder is fsynced. Returns the new file's identity.
  */
-export async function writeAtomically(file: string, chunks: readonly Buffer[], base?: string): Promise<FileIdentity> {
+export async function writeAtomically(file: string, chunks: Iterable<Buffer>, base?: string): Promise<FileIdentity> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   const temp = path.join(dir, tempName(file, process.pid, ++tempCounter));
@@ -225,8 +235,22 @@ export async function writeAtomically(file: string, chunks: readonly Buffer[], b
     if (base) await copyFile(base, temp, constants.COPYFILE_FICLONE);
     const handle = await open(temp, base ? 'a' : 'w', 0o644);
     try {
-      // writev takes at most IOV_MAX buffers per call on some platforms: go in slices.
-      for (let i = 0; i < chunks.length; i += 512) await handle.writev(chunks.slice(i, i + 512));
+      // Written in batches: writev takes at most IOV_MAX buffers per call on some platforms, and a
+      // large body's buffers are made as they are reached, so only one batch is in memory at a time.
+      let batch: Buffer[] = [];
+      let bytes = 0;
+      const write = async (): Promise<void> => {
+        const { bytesWritten } = await handle.writev(batch);
+        if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
+        batch = [];
+        bytes = 0;
+      };
+      for (const chunk of chunks) {
+        batch.push(chunk);
+        bytes += chunk.length;
+        if (batch.length >= 512 || bytes >= 4 << 20) await write();
+      }
+      if (batch.length > 0) await write();
       await handle.sync();
       const { ino, size, mtimeMs } = await handle.stat();
       identity = { ino, size, mtimeMs };
@@ -240,6 +264,10 @@ export async function writeAtomically(file: string, chunks: readonly Buffer[], b
   }
   await syncDirectory(dir);
   return identity;
+}
+
+function* chain(...parts: Iterable<Buffer>[]): Generator<Buffer> {
+  for (const part of parts) yield* part;
 }
 
 /** Makes the rename itself durable. Some platforms cannot fsync a folder; the rename still happened. */

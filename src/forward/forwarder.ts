@@ -242,7 +242,7 @@ export class Forwarder {
   }
 }
 
-const DECODERS: Record<string, () => Transform> = {
+const DECODERS: Partial<Record<string, () => Transform>> = {
   gzip: () => zlib.createGunzip(),
   'x-gzip': () => zlib.createGunzip(),
   deflate: () => zlib.createInflate(),
@@ -260,8 +260,11 @@ class ResponseTee {
   constructor(source: IncomingMessage, headersAt: bigint, sse: boolean, log: Logger) {
     const encoding = String(source.headers['content-encoding'] ?? '').trim().toLowerCase();
     const makeDecoder = DECODERS[encoding];
-    const raw: Buffer[] = [];
-    const decodedChunks: Buffer[] = [];
+    // With a known length the copy is made once, in place; chunks are let go as they arrive.
+    const declared = Number(source.headers['content-length']);
+    const length = Number.isInteger(declared) && declared >= 0 ? declared : undefined;
+    const raw = new ByteCollector(makeDecoder ? length : 0);
+    const decodedChunks = new ByteCollector(makeDecoder ? undefined : length);
     const boundaries = sse ? new EventBoundaries() : undefined;
     if (boundaries) this.eventOffsetsMs = [];
     const onDecoded = (chunk: Buffer): void => {
@@ -277,7 +280,7 @@ class ResponseTee {
       source.on('aborted', () => reject(new Error('aborted')));
       if (!decoder) {
         source.on('data', onDecoded);
-        source.on('end', () => resolve({ bytes: takeAll(decodedChunks), decoded: false }));
+        source.on('end', () => resolve({ bytes: decodedChunks.take(), decoded: false }));
         return;
       }
       let decodable = true;
@@ -287,21 +290,44 @@ class ResponseTee {
       });
       source.on('end', () => decoder.end());
       decoder.on('data', onDecoded);
-      decoder.on('end', () => resolve({ bytes: takeAll(decodedChunks), decoded: true }));
+      decoder.on('end', () => resolve({ bytes: decodedChunks.take(), decoded: true }));
       decoder.on('error', (err) => {
         decodable = false;
         // The client got the bytes unchanged; the cassette keeps them raw, with their encoding header.
         log.warn({ err: describeCause(err), encoding }, 'could not decode the response for the cassette; storing it as sent');
-        source.once('end', () => resolve({ bytes: takeAll(raw), decoded: false }));
-        if (source.readableEnded) resolve({ bytes: takeAll(raw), decoded: false });
+        source.once('end', () => resolve({ bytes: raw.take(), decoded: false }));
+        if (source.readableEnded) resolve({ bytes: raw.take(), decoded: false });
       });
     });
   }
 }
 
-/** Joins the chunks and lets go of them at once: a large body is then held once, not twice. */
-function takeAll(chunks: Buffer[]): Buffer {
-  const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  chunks.length = 0;
-  return whole;
+/**
+ * Collects a body's bytes into one buffer as they arrive: sized from Content-Length when there is
+ * one (one copy, no join at the end), grown by doubling otherwise.
+ */
+class ByteCollector {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(expected?: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(0, Math.min(expected ?? 16 * 1024, 2 ** 31 - 1)));
+  }
+
+  push(chunk: Buffer): void {
+    if (this.length + chunk.length > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + chunk.length));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    chunk.copy(this.buffer, this.length);
+    this.length += chunk.length;
+  }
+
+  take(): Buffer {
+    const whole = this.buffer.subarray(0, this.length);
+    this.buffer = Buffer.alloc(0);
+    this.length = 0;
+    return whole;
+  }
 }
