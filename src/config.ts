@@ -1,9 +1,7 @@
 /** The proxy's settings after validation: one shape shared by the CLI and the server. */
 import type { JsonPath } from './json-path.js';
 import type { LogLevel } from './log.js';
-import type { ReplayPolicy } from './match/table.js';
-import type { Mode } from './mode.js';
-import type { ReplayLatency } from './replay/responder.js';
+import type { Mode, ReplayLatency, ReplayPolicy } from './mode.js';
 
 export interface Config {
   mode: Mode;

@@ -1,4 +1,4 @@
-/** Modes, and the one table that says what each does with a request. */
+/** Modes, the one table that says what each does with a request, and the replay settings' values. */
 
 export const MODES = ['record', 'replay', 'replay-or-record', 'passthrough'] as const;
 export type Mode = (typeof MODES)[number];
@@ -18,3 +18,11 @@ export const MODE_POLICY: Record<Mode, ModePolicy> = {
   'replay-or-record': { replay: true, forward: true, record: true },
   passthrough: { replay: false, forward: true, record: false },
 };
+
+/** Replay: `strict` answers with each recording once (go-vcr's rule), `repeat` then repeats the last. */
+export const REPLAY_POLICIES = ['repeat', 'strict'] as const;
+export type ReplayPolicy = (typeof REPLAY_POLICIES)[number];
+
+/** Replay pacing: `none` answers at once, `recorded` keeps the recorded time to headers and event gaps. */
+export const REPLAY_LATENCIES = ['none', 'recorded'] as const;
+export type ReplayLatency = (typeof REPLAY_LATENCIES)[number];

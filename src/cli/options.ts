@@ -6,9 +6,7 @@ import yargs from 'yargs';
 import { cassettePath } from '../cassette/names.js';
 import { parseUpstream, type Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
-import { REPLAY_POLICIES } from '../match/table.js';
-import { MODES, type Mode } from '../mode.js';
-import { REPLAY_LATENCIES } from '../replay/responder.js';
+import { MODES, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 

@@ -6,11 +6,10 @@
  *  - repeat: in recorded order, then the last one again and again.
  */
 import type { Interaction } from '../cassette/types.js';
+import type { ReplayPolicy } from '../mode.js';
 import { nearest } from './diff.js';
 import type { RequestView, RequestViewer } from './request-view.js';
 
-export const REPLAY_POLICIES = ['repeat', 'strict'] as const;
-export type ReplayPolicy = (typeof REPLAY_POLICIES)[number];
 
 export type Lookup =
   | { kind: 'hit'; interaction: Interaction }

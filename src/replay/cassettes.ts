@@ -10,7 +10,8 @@ import { readCassette } from '../cassette/store.js';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestViewer } from '../match/request-view.js';
-import { MatchTable, type ReplayPolicy } from '../match/table.js';
+import { MatchTable } from '../match/table.js';
+import type { ReplayPolicy } from '../mode.js';
 import { displayPath } from '../cassette/names.js';
 
 /** How many cassettes stay loaded at once. */

@@ -9,10 +9,9 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../cassette/go.js';
 import { EXTENSION_KEY, type Interaction } from '../cassette/types.js';
+import type { ReplayLatency } from '../mode.js';
 import { isEventStream, splitEvents } from '../sse.js';
 
-export const REPLAY_LATENCIES = ['none', 'recorded'] as const;
-export type ReplayLatency = (typeof REPLAY_LATENCIES)[number];
 
 export interface Pacing {
   latency: ReplayLatency;

@@ -1,0 +1,35 @@
+/** src/ reads like the architecture: every import points to the same layer or one below it. */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../support/paths.js';
+
+const SRC = path.join(REPO_ROOT, 'src');
+
+/** Lower numbers sit lower: kernel, format, policy, paths, host, entry. */
+function layer(file: string): number {
+  const [top] = path.relative(SRC, file).split(path.sep);
+  if (!top!.endsWith('.ts') && top !== undefined) {
+    const layers: Record<string, number> = { cassette: 1, redact: 2, match: 2, record: 2, forward: 3, replay: 3, admin: 3, server: 4, cli: 5 };
+    const found = layers[top];
+    assert.notEqual(found, undefined, `src/${top}/ has no layer: add it to this test`);
+    return found!;
+  }
+  return 0;
+}
+
+test('imports under src/ never point up a layer', () => {
+  const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(SRC, f));
+  assert.ok(files.length > 20);
+  const upward: string[] = [];
+  for (const file of files) {
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/^import[^'"]*['"](\.[^'"]+)['"]/gm)) {
+      const target = path.resolve(path.dirname(file), spec!.replace(/\.js$/, '.ts'));
+      if (layer(target) > layer(file)) upward.push(`${path.relative(SRC, file)} → ${path.relative(SRC, target)}`);
+    }
+  }
+  assert.deepEqual(upward, []);
+});
