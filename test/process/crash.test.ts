@@ -63,7 +63,7 @@ test(`SIGKILL at random moments while recording, ${ROUNDS} rounds: every cassett
     if (count > 0) assert.equal((load(await readFile(file, 'utf8')) as { interactions: unknown[] }).interactions.length, count);
     lastCount = count;
   }
-  assert.ok(lastCount > ROUNDS, `recording made progress (${lastCount} interactions)`);
+  assert.ok(lastCount >= ROUNDS, `every round saved something new (${lastCount} interactions after ${ROUNDS} rounds)`);
   const leftovers = (await readdir(temp.dir)).filter((f) => f.endsWith('.tmp'));
   assert.ok(leftovers.length <= 1, `temp files of killed processes are cleaned up by the next one (left: ${leftovers.join(', ')})`);
 });
