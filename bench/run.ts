@@ -295,6 +295,8 @@ async function report(elapsedMs: number): Promise<void> {
   const machine = `${os.cpus().length} cores, ${os.cpus()[0]?.model.trim()}, Node ${process.version}, ${REPS} runs per figure`;
   const table = [print(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(print)].join('\n');
   process.stdout.write(`\n${machine}\n\n${table}\n\n${results.filter((r) => r.pass).length}/${results.length} targets met in ${(elapsedMs / 1000).toFixed(0)} s\n`);
+  // A partial run (BENCH_ONLY) never replaces the full table that later runs compare against.
+  if (ONLY) return;
   await writeFile(path.join(repo, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, results }, null, 2)}\n`);
 }
 
