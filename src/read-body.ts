@@ -2,6 +2,11 @@
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from './errors.js';
 
+/** The answer to a body over `--max-body`, wherever the proxy finds it out. */
+export function bodyTooLarge(limit: number): ProxyError {
+  return new ProxyError('body_too_large', `the request body is larger than ${limit} bytes (--max-body)`);
+}
+
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -11,7 +16,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         req.off('data', onData);
         req.resume(); // drained, not kept: the answer says why
-        reject(new ProxyError('body_too_large', `the request body is larger than ${limit} bytes (--max-body)`));
+        reject(bodyTooLarge(limit));
         return;
       }
       chunks.push(chunk);

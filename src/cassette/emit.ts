@@ -23,7 +23,7 @@ const NEEDS_ESCAPE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 // eslint-disable-next-line no-control-regex
 const NOT_LITERAL = /[\r\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
 
-export function scalar(text: string): string {
+function scalar(text: string): string {
   const plain = PLAIN.test(text) && !text.endsWith(' ') && !text.endsWith(':') && !text.includes(': ') && !NOT_A_STRING.test(text);
   return plain ? text : quoted(text);
 }

@@ -13,6 +13,7 @@ import { upstreamUrl } from '../config.js';
 import { ProxyError, describeCause, sendError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { bodyTooLarge } from '../read-body.js';
 import type { CapturedExchange } from '../record/capture.js';
 import { EventBoundaries, isEventStream } from '../sse.js';
 import { loadHttpProxy } from './http-proxy.js';
@@ -102,7 +103,7 @@ export class Forwarder {
       if (exchange.failure) return;
       size += chunk.length;
       if (size > this.options.maxBody) {
-        exchange.failure ??= new ProxyError('body_too_large', `the request body is larger than ${this.options.maxBody} bytes (--max-body)`);
+        exchange.failure ??= bodyTooLarge(this.options.maxBody);
         req.unpipe();
         exchange.proxyReq?.destroy();
         this.onError(exchange.failure, req, res);

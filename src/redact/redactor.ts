@@ -55,7 +55,7 @@ export class Redactor {
     this.bodyFields = options.bodyFields ?? [];
   }
 
-  isSecretHeader(name: string): boolean {
+  private isSecretHeader(name: string): boolean {
     return this.secretHeaders.has(name.toLowerCase());
   }
 
@@ -63,7 +63,7 @@ export class Redactor {
    * Redacts a parsed JSON request body in place; returns the literal secrets it removed. Replay
    * applies the same to incoming requests, so a redacted cassette still matches them.
    */
-  redactRequestJson(value: unknown): string[] {
+  private redactRequestJson(value: unknown): string[] {
     const removed: string[] = [];
     eachJsonField(value, (key, child, parent) => {
       if (!isSecretField(key) || child === REDACTED || (typeof child !== 'string' && typeof child !== 'number')) return;
@@ -259,7 +259,7 @@ function latin1(body: Body): string {
 }
 
 /** Masks the client's literal secrets and anything shaped like an OpenAI key. */
-export function maskText(text: string, secrets: readonly string[]): string {
+function maskText(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   return out.includes('sk-') ? out.replace(OPENAI_KEY, REDACTED) : out;

@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import { RequestViewer } from '../match/request-view.js';
 import { Metrics, type Outcome } from '../metrics.js';
 import { MODE_POLICY, type Mode } from '../mode.js';
-import { readBody } from '../read-body.js';
+import { bodyTooLarge, readBody } from '../read-body.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
@@ -80,7 +80,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const proxyRequest = async (req: IncomingMessage, res: ServerResponse, file: string, entry: ExchangeLog): Promise<void> => {
     const policy = MODE_POLICY[entry.mode];
     const declared = Number(req.headers['content-length']);
-    if (declared > config.maxBody) throw new ProxyError('body_too_large', `the request body is larger than ${config.maxBody} bytes (--max-body)`);
+    if (declared > config.maxBody) throw bodyTooLarge(config.maxBody);
     const capture = policy.record ? (exchange: CapturedExchange) => record(file, exchange) : undefined;
     if (!policy.replay) return forwarder.forward(req, res, { capture });
 

@@ -47,7 +47,7 @@ async function metric(proxy: TestProxy, sample: string): Promise<number> {
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }
 
-test('record → replay at runtime: the stream in flight completes and is saved, then the cassette answers and the upstream sees nothing more', async (t) => {
+test('record → replay at runtime: the stream in flight completes and is saved, then the cassette answers and the upstream sees nothing more', { timeout: 10_000 }, async (t) => {
   const { upstream, proxy, client } = await setup(t);
   const release = deferred();
   upstream.holdAfterFirstEvent = release.promise;
@@ -159,7 +159,7 @@ test('metrics and /_proxy/cassettes move by the right amounts after known traffi
   assert.equal(cassettes[0].recorded_since_start, 2);
 });
 
-test('an SSE response counts as an open stream while it is being sent', async (t) => {
+test('an SSE response counts as an open stream while it is being sent', { timeout: 10_000 }, async (t) => {
   const { upstream, proxy, client } = await setup(t);
   const release = deferred();
   upstream.holdAfterFirstEvent = release.promise;

@@ -98,7 +98,8 @@ test('a streamed tool call passes through and is recorded in go-vcr shape', asyn
   assert.ok(!text.includes(key), 'the API key is not in any written file');
 });
 
-test('each SSE event reaches the client before the upstream sends the next', async (t) => {
+// A proxy that held events back would deadlock here: the timeout turns that into a failure.
+test('each SSE event reaches the client before the upstream sends the next', { timeout: 10_000 }, async (t) => {
   const { upstream, client } = await setup(t);
   const firstChunkSeen = deferred();
   upstream.holdAfterFirstEvent = firstChunkSeen.promise;
