@@ -1,6 +1,6 @@
 /**
  * Cost of saving one interaction into a cassette that already holds 100, 1,000 and 10,000: each
- * add, made when the store is idle, is awaited until it is durable (temp file, fsync, rename).
+ * add, made when the store is idle, is awaited until it is durable (appended in place and fsynced; the first add rewrites the file whole).
  * Prints one JSON line of medians (ms).
  */
 import { rm } from 'node:fs/promises';

@@ -34,6 +34,23 @@ export function toBody(bytes: Buffer): Body {
 
 export const CASSETTE_PREAMBLE = `---\nversion: ${CASSETTE_VERSION}\n`;
 
+/**
+ * How the store appends in place without a reader or a crash ever seeing half an interaction.
+ * A save writes this line and then the new interactions: until it is committed they are the
+ * text of a literal block under a top-level key `_` that go-vcr and this loader ignore, and any
+ * prefix of them (a write cut short) is still such a text, because every line of an interaction
+ * is indented. Committing overwrites the `_` with `#` (one byte, which no crash can tear): the
+ * line becomes a comment and the interactions below it continue the `interactions` list.
+ */
+export const PENDING_SAVE = { line: '_: |\n', commit: '#' } as const;
+const PENDING_TAIL = Buffer.from(`\n${PENDING_SAVE.line}`);
+
+/** The file without a save that was never committed (a process killed mid-save leaves one). */
+export function committedPart(bytes: Buffer): Buffer {
+  const at = bytes.lastIndexOf(PENDING_TAIL);
+  return at === -1 ? bytes : bytes.subarray(0, at + 1);
+}
+
 /** Text of a whole cassette file made of already serialised interaction blocks. */
 export function cassetteText(blocks: readonly string[]): string {
   return blocks.length === 0 ? `${CASSETTE_PREAMBLE}interactions: []\n` : `${CASSETTE_PREAMBLE}interactions:\n${blocks.join('')}`;

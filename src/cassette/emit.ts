@@ -8,6 +8,11 @@
  */
 
 const INDENT = '  ';
+/**
+ * Sequence items sit at column 4 with their keys at column 6, as go-vcr writes them. Every line of
+ * an item is then indented, which the store's in-place append relies on (see PENDING_SAVE).
+ */
+const ITEM_INDENT = '      ';
 
 /**
  * Plain scalars: letters, digits and a few safe marks, not starting with anything YAML gives a
@@ -151,12 +156,12 @@ function node(out: Out, value: Node, indent: string): void {
 }
 
 /**
- * One sequence item `- key: …` (its first key on the dash line), as buffers to write in a row.
+ * One sequence item `    - key: …` (its first key on the dash line), as buffers to write in a row.
  * A large body's buffers are made only as the caller iterates, a slice at a time.
  */
 export function* sequenceItem(map: Record<string, Node | undefined>): Generator<Buffer> {
   const out = new Out();
-  mapping(out, map, INDENT, true);
+  mapping(out, map, ITEM_INDENT, true);
   for (const part of out.done()) {
     if (Buffer.isBuffer(part)) yield part;
     else yield* part();

@@ -1,17 +1,18 @@
 /**
  * Cassette files on disk, for recording. One CassetteFile per path serialises every write to that
- * file: interactions added while a save runs go into the next one (group commit), each
- * interaction is turned into YAML once, and every save replaces the file atomically (temp file,
- * fsync, rename, fsync of the folder), so a reader or a crash sees the old file or the new one,
- * never half of one.
+ * file: interactions added while a save runs go into the next one (group commit), and each
+ * interaction is turned into YAML once. A file this process did not write (or that changed since)
+ * is replaced whole and atomically (temp file, fsync, rename, fsync of the folder); after that,
+ * saves append in place behind a one-byte commit (see PENDING_SAVE), so a save costs the size of
+ * what it adds, not of the cassette. Either way a reader or a crash sees the cassette before or
+ * after a save, never half of one.
  */
-import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
-import { CASSETTE_PREAMBLE, interactionBytes, parseCassette } from './codec.js';
+import { CASSETTE_PREAMBLE, PENDING_SAVE, committedPart, interactionBytes, parseCassette } from './codec.js';
 import type { Cassette, Interaction } from './types.js';
 
 /**
@@ -28,7 +29,7 @@ export async function readCassette(file: string, shownAs: string = file): Promis
   if (size > MAX_CASSETTE_BYTES) {
     throw new ProxyError('cassette_invalid', `cassette ${shownAs} is ${(size / 2 ** 20).toFixed(0)} MiB; the largest cassette loaded is ${MAX_CASSETTE_BYTES / 2 ** 20} MiB. Split it into several cassettes.`);
   }
-  const bytes = await readFile(file);
+  const bytes = committedPart(await readFile(file));
   let text: string;
   try {
     text = UTF8.decode(bytes);
@@ -107,28 +108,27 @@ export class CassetteFile {
       const batch = this.queue;
       this.queue = [];
       const writeMs = await this.saveOnce(batch);
-      // Every save writes a whole new file. Under steady load, pausing for a few write durations
-      // lets the next save take many interactions at once, so writing never takes more than about
-      // a fifth of the time (and of the disk) however large the cassette grows.
+      // Every save waits for the disk twice (fsync). Under steady load, pausing for a few write
+      // durations lets the next save take many interactions at once, so writing never takes more
+      // than about a fifth of the time (and of the disk).
       const pause = Math.min(MAX_SAVE_PAUSE_MS, writeMs * 4);
       if (this.queue.length > 0 && pause >= 1) await sleep(pause);
     }
   }
 
   /**
-   * Saves `batch` and anything a failed save left. The new file is the old one copied (a reflink
-   * where the file system has them, else an in-kernel copy) with the new interactions appended,
-   * so the cassette is never held in memory nor turned into YAML again. When the file is not the
-   * one this process last wrote (first save, or edited meanwhile), it is read and rewritten whole.
-   * Returns how long writing the file took, in ms.
+   * Saves `batch` and anything a failed save left, appended in place to the file this process last
+   * wrote, so the cassette is never held in memory nor turned into YAML again. When the file is not
+   * that one (first save, or edited meanwhile), it is read and rewritten whole. Returns how long
+   * writing took, in ms.
    */
   private async saveOnce(batch: Pending[]): Promise<number> {
     this.unsaved.push(...batch.map((p) => p.interaction));
     let ids: number[];
     let writeMs: number;
     try {
-      const base = await this.baseIfUnchanged();
-      const existing = base === undefined ? await this.loadExisting() : undefined;
+      const unchanged = await this.unchangedSinceWritten();
+      const existing = unchanged ? undefined : await this.loadExisting();
       if (existing) this.onDisk = existing.count;
       const first = this.onDisk!;
       // Ids follow the file: what a failed save left goes first, then this batch.
@@ -139,7 +139,7 @@ export class CassetteFile {
       ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();
       const preamble = Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`);
-      this.written = await writeAtomically(this.file, existing ? chain([preamble], existing.bytes, blocks) : blocks, base);
+      this.written = existing ? await writeAtomically(this.file, chain([preamble], existing.bytes, blocks)) : await appendInPlace(this.file, this.written!, blocks);
       writeMs = performance.now() - started;
       this.onDisk = first + this.unsaved.length;
       this.recordedSinceStart += this.unsaved.length;
@@ -161,16 +161,15 @@ export class CassetteFile {
     return writeMs;
   }
 
-  /** The file to copy and append to, when it is still exactly what this process last wrote. */
-  private async baseIfUnchanged(): Promise<string | undefined> {
-    if (!this.written) return undefined;
+  /** Whether the file is still exactly what this process last wrote, so that a save may append to it. */
+  private async unchangedSinceWritten(): Promise<boolean> {
+    if (!this.written) return false;
     if (this.written.size > MAX_CASSETTE_BYTES) {
       // Past this size no loader here would read it again: stop before it becomes unusable.
       throw new ProxyError('cassette_invalid', `cassette ${this.file} has reached ${MAX_CASSETTE_BYTES / 2 ** 20} MiB, the largest the proxy loads; record into another cassette (--cassette or x-cassette)`);
     }
     const now = await stat(this.file).catch(() => undefined);
-    const same = now && now.ino === this.written.ino && now.size === this.written.size && now.mtimeMs === this.written.mtimeMs;
-    return same ? this.file : undefined;
+    return now !== undefined && now.ino === this.written.ino && now.size === this.written.size && now.mtimeMs === this.written.mtimeMs;
   }
 
   /** Reads the cassette on disk, so that recording appends to it instead of replacing it. */
@@ -223,37 +222,20 @@ function processAlive(pid: number): boolean {
 
 /**
  * Writes `file` so that it is at every moment either the old file or the new one: the new content
- * (a copy of `base` when given, then `chunks`) goes to a temp file in the same folder, which is
- * fsynced and renamed over `file`; then the folder is fsynced. Returns the new file's identity.
+ * goes to a temp file in the same folder, which is fsynced and renamed over `file`; then the folder
+ * is fsynced. Returns the new file's identity.
  */
-export async function writeAtomically(file: string, chunks: Iterable<Buffer>, base?: string): Promise<FileIdentity> {
+export async function writeAtomically(file: string, chunks: Iterable<Buffer>): Promise<FileIdentity> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   const temp = path.join(dir, tempName(file, process.pid, ++tempCounter));
   let identity: FileIdentity;
   try {
-    if (base) await copyFile(base, temp, constants.COPYFILE_FICLONE);
-    const handle = await open(temp, base ? 'a' : 'w', 0o644);
+    const handle = await open(temp, 'w', 0o644);
     try {
-      // Written in batches: writev takes at most IOV_MAX buffers per call on some platforms, and a
-      // large body's buffers are made as they are reached, so only one batch is in memory at a time.
-      let batch: Buffer[] = [];
-      let bytes = 0;
-      const write = async (): Promise<void> => {
-        const { bytesWritten } = await handle.writev(batch);
-        if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
-        batch = [];
-        bytes = 0;
-      };
-      for (const chunk of chunks) {
-        batch.push(chunk);
-        bytes += chunk.length;
-        if (batch.length >= 512 || bytes >= 4 << 20) await write();
-      }
-      if (batch.length > 0) await write();
+      await writeAll(handle, chunks, 0);
       await handle.sync();
-      const { ino, size, mtimeMs } = await handle.stat();
-      identity = { ino, size, mtimeMs };
+      identity = await identityOf(handle);
     } finally {
       await handle.close();
     }
@@ -264,6 +246,63 @@ export async function writeAtomically(file: string, chunks: Iterable<Buffer>, ba
   }
   await syncDirectory(dir);
   return identity;
+}
+
+/** Page size of the page cache: a write cut short by a kill stops at a page boundary. */
+const PAGE = 4096;
+
+/**
+ * Appends `chunks` to `file`, which is `written`, as a pending save that one byte then commits
+ * (PENDING_SAVE): written and fsynced, then committed and fsynced. A failed append is cut off again.
+ */
+async function appendInPlace(file: string, written: FileIdentity, chunks: Iterable<Buffer>): Promise<FileIdentity> {
+  const handle = await open(file, 'r+');
+  try {
+    // The marker line must reach the file whole: when it would cross a page, blank lines move it to the next page.
+    const room = PAGE - (written.size % PAGE);
+    const marker = Buffer.from(`${room < PENDING_SAVE.line.length ? '\n'.repeat(room) : ''}${PENDING_SAVE.line}`);
+    const commitAt = written.size + marker.length - PENDING_SAVE.line.length;
+    try {
+      await writeAll(handle, chain([marker], chunks), written.size);
+      await handle.datasync();
+      await handle.write(PENDING_SAVE.commit, commitAt);
+      await handle.datasync();
+    } catch (err) {
+      await handle.truncate(written.size).catch(() => undefined);
+      throw err;
+    }
+    return await identityOf(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `chunks` from `position` on, in batches: writev takes at most IOV_MAX buffers per call on
+ * some platforms, and a large body's buffers are made as they are reached, so only one batch is in
+ * memory at a time.
+ */
+async function writeAll(handle: FileHandle, chunks: Iterable<Buffer>, position: number): Promise<void> {
+  let batch: Buffer[] = [];
+  let bytes = 0;
+  const write = async (): Promise<void> => {
+    const { bytesWritten } = await handle.writev(batch, position);
+    if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
+    position += bytes;
+    batch = [];
+    bytes = 0;
+  };
+  for (const chunk of chunks) {
+    batch.push(chunk);
+    bytes += chunk.length;
+    if (batch.length >= 512 || bytes >= 4 << 20) await write();
+  }
+  if (batch.length > 0) await write();
+}
+
+async function identityOf(handle: FileHandle): Promise<FileIdentity> {
+  const { ino, size, mtimeMs } = await handle.stat();
+  return { ino, size, mtimeMs };
 }
 
 function* chain(...parts: Iterable<Buffer>[]): Generator<Buffer> {

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
+import { serializeInteraction } from '../../src/cassette/codec.js';
+import { CassetteFile, readCassette, type NewInteraction } from '../../src/cassette/store.js';
+import { silentLogger } from '../../src/log.js';
+import { tempDir } from '../support/paths.js';
+
+const PAGE = 4096;
+
+function interaction(body: string | Uint8Array, requestBody = '{"model":"gpt-4o-mini"}'): NewInteraction {
+  return {
+    request: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: requestBody.length, host: 'api.openai.com', body: requestBody, form: {}, headers: { 'Content-Type': ['application/json'] }, url: 'https://api.openai.com/v1/chat/completions', method: 'POST' },
+    response: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, body, headers: { 'Content-Type': ['text/event-stream'] }, status: '200 OK', code: 200, duration: '12ms' },
+  };
+}
+
+/** Bodies that stress the literal-block trick: SSE lines, blank lines, multi-byte text, bytes. */
+const sse = 'data: {"choices":[{"delta":{"content":"Grüße, 世界 🙂"}}]}\n\n\n   indented line\n\ndata: [DONE]\n\n';
+const binary = Uint8Array.from([0, 255, 128, 10, 32, 35]);
+
+/** What another reader sees: plain js-yaml on the file read as text. */
+function jsYamlCount(bytes: Buffer): number {
+  const doc = load(bytes.toString('utf8'), { schema: CORE_SCHEMA.withTags(binaryTag) }) as { interactions: unknown[] | null };
+  return doc.interactions?.length ?? 0;
+}
+
+async function savesOf(...batches: NewInteraction[][]): Promise<{ file: string; files: Buffer[]; remove: () => Promise<void> }> {
+  const { dir, remove } = await tempDir();
+  const file = path.join(dir, 'c.yaml');
+  const cassette = new CassetteFile(file, silentLogger());
+  const files: Buffer[] = [];
+  for (const batch of batches) {
+    await Promise.all(batch.map((i) => cassette.add(i)));
+    files.push(await readFile(file));
+  }
+  return { file, files, remove };
+}
+
+/** The bytes a save appended, as they were before its commit byte was written. */
+function pendingPart(before: Buffer, after: Buffer): Buffer {
+  assert.deepEqual(after.subarray(0, before.length), before, 'the save appended to the file instead of rewriting it');
+  const pending = Buffer.from(after.subarray(before.length));
+  const commit = pending.indexOf('#: |\n');
+  assert.ok(commit >= 0 && /^\n*$/.test(pending.subarray(0, commit).toString()), 'the appended part starts with the committed marker line');
+  pending[commit] = '_'.charCodeAt(0);
+  return pending;
+}
+
+test('a save cut short at any byte leaves the cassette as it was before that save, for the loader and for js-yaml', async (t) => {
+  const { file, files, remove } = await savesOf([interaction('first')], [interaction(sse)], [interaction(binary, '{"input":"x"}')]);
+  t.after(remove);
+  assert.equal((await readCassette(file)).interactions.length, 3);
+  assert.equal(jsYamlCount(files[2]!), 3);
+  const all = (await readCassette(file)).interactions;
+
+  for (const saved of [1, 2]) {
+    const before = files[saved - 1]!;
+    const pending = pendingPart(before, files[saved]!);
+    const marker = pending.indexOf('_: |\n');
+    for (let cut = 0; cut <= pending.length; cut++) {
+      // A write is cut short only at a page boundary, and the marker line never crosses one (next test).
+      if (cut > marker && cut < marker + '_: |\n'.length) continue;
+      const torn = Buffer.concat([before, pending.subarray(0, cut)]);
+      await writeFile(file, torn);
+      const where = `save ${saved}, cut after ${cut} of ${pending.length} pending bytes`;
+      assert.deepEqual((await readCassette(file)).interactions, all.slice(0, saved), where);
+      assert.equal(jsYamlCount(torn), saved, `js-yaml, ${where}`);
+    }
+  }
+});
+
+test('the one-byte commit never crosses a page boundary, and a save cut at that boundary leaves a loadable file', async (t) => {
+  // Size the second interaction so that the file ends 2 bytes before a page boundary: the next
+  // marker line (5 bytes) would cross it.
+  const { files: [first], remove: removeProbe } = await savesOf([interaction('first')]);
+  await removeProbe();
+  const blockOf = (n: number) => Buffer.byteLength(serializeInteraction({ ...interaction('x'.repeat(n)), id: 1 }));
+  const fill = (((PAGE - 2 - first!.length - '#: |\n'.length - blockOf(0)) % PAGE) + PAGE) % PAGE;
+  const { file, files, remove } = await savesOf([interaction('first')], [interaction('x'.repeat(fill))], [interaction(sse)]);
+  t.after(remove);
+  const [, second, third] = files as [Buffer, Buffer, Buffer];
+  assert.equal(second.length % PAGE, PAGE - 2, 'the test sized the second save to end just before a page boundary');
+  assert.equal(third.subarray(second.length + 2, second.length + 2 + 5).toString(), '#: |\n', 'the marker starts the next page');
+  assert.equal((await readCassette(file)).interactions.length, 3);
+  assert.equal(jsYamlCount(third), 3);
+
+  const cutAtPage = third.subarray(0, second.length + 2);
+  await writeFile(file, cutAtPage);
+  assert.equal((await readCassette(file)).interactions.length, 2);
+  assert.equal(jsYamlCount(cutAtPage), 2);
+});
