@@ -67,6 +67,9 @@ interface FileIdentity {
   mtimeMs: number;
 }
 
+const sameFile = (now: FileIdentity, written: FileIdentity): boolean =>
+  now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
+
 export class CassetteFile {
   /** Interactions in the file as this process last wrote it; undefined until the file was read. */
   private onDisk: number | undefined;
@@ -169,7 +172,7 @@ export class CassetteFile {
       throw new ProxyError('cassette_invalid', `cassette ${this.file} has reached ${MAX_CASSETTE_BYTES / 2 ** 20} MiB, the largest the proxy loads; record into another cassette (--cassette or x-cassette)`);
     }
     const now = await stat(this.file).catch(() => undefined);
-    return now !== undefined && now.ino === this.written.ino && now.size === this.written.size && now.mtimeMs === this.written.mtimeMs;
+    return now !== undefined && sameFile(now, this.written);
   }
 
   /** Reads the cassette on disk, so that recording appends to it instead of replacing it. */
@@ -258,6 +261,10 @@ const PAGE = 4096;
 async function appendInPlace(file: string, written: FileIdentity, chunks: Iterable<Buffer>): Promise<FileIdentity> {
   const handle = await open(file, 'r+');
   try {
+    if (!sameFile(await handle.stat(), written)) {
+      // Replaced or written to since it was checked: the next save reads it again and rewrites it whole.
+      throw new ProxyError('internal_error', `cassette ${file} changed while it was being saved; its new interactions go out with the next save`);
+    }
     // The marker line must reach the file whole: when it would cross a page, blank lines move it to the next page.
     const room = PAGE - (written.size % PAGE);
     const marker = Buffer.from(`${room < PENDING_SAVE.line.length ? '\n'.repeat(room) : ''}${PENDING_SAVE.line}`);
