@@ -32,7 +32,7 @@ test('a cassette recorded with --redact-body-field messages[*].content holds no 
     return readCassetteYaml(recorder.defaultCassette);
   });
   const text = await readFile(recorder.defaultCassette, 'utf8');
-  for (const secret of ['Ada Lovelace', '4111', 'helpful assistant']) assert.ok(!text.includes(secret), `${secret} is not in the cassette`);
+  for (const secret of ['Ada Lovelace', '4111-1111', 'helpful assistant']) assert.ok(!text.includes(secret), `${secret} is not in the cassette`);
   const recorded = JSON.parse(cassette.interactions[0].request.body);
   assert.deepEqual(recorded.messages.map((m: { content: string }) => m.content), ['[REDACTED]', '[REDACTED]']);
   assert.equal(recorded.model, 'gpt-4o-mini', 'other fields are kept');
