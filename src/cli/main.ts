@@ -1,19 +1,17 @@
 #!/usr/bin/env node
 /** Entry point of the `cassette-proxy` command. */
-import { hideBin } from 'yargs/helpers';
 import { displayPath } from '../cassette/names.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { startProxy } from '../server/server.js';
 import { UsageError, parseConfig } from './options.js';
-import { runRedact } from './redact.js';
-import { runScan } from './scan.js';
 
 async function main(): Promise<void> {
-  const argv = hideBin(process.argv);
+  const argv = process.argv.slice(2);
   if (argv[0] === 'scan' || argv[0] === 'redact') {
     try {
-      process.exitCode = await (argv[0] === 'scan' ? runScan(argv) : runRedact(argv));
+      // The subcommands (and the yargs they parse with) are loaded only when one is run.
+      process.exitCode = await (argv[0] === 'scan' ? (await import('./scan.js')).runScan(argv) : (await import('./redact.js')).runRedact(argv));
     } catch (err) {
       process.stderr.write(`cassette-proxy ${argv[0]}: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = err instanceof UsageError ? 2 : 1;
@@ -22,7 +20,7 @@ async function main(): Promise<void> {
   }
   let config;
   try {
-    config = parseConfig(argv);
+    config = await parseConfig(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`cassette-proxy: ${err.message}\nRun cassette-proxy --help for every flag and its default.\n`);

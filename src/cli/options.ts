@@ -1,8 +1,14 @@
 /**
  * The command line: one yargs table of flags, each also read from CASSETTE_PROXY_<FLAG>.
  * A bad value becomes a UsageError that names the flag; main turns it into exit status 2.
+ *
+ * A valid command line is read by yargs-parser alone, the parser yargs itself runs, with the same
+ * table. yargs is loaded only for what it adds on top (--help, and the message for an unknown flag
+ * or a malformed command line): loading it costs a long-running proxy about 6 MB of resident memory
+ * (its help layout loads string-width, which builds an Intl.Segmenter and Unicode property tables).
  */
-import yargs from 'yargs';
+import type { InferredOptionTypes, Options } from 'yargs';
+import yargsParser from 'yargs-parser';
 import { cassettePath } from '../cassette/names.js';
 import { parseUpstream, type Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
@@ -34,46 +40,74 @@ function list(values: unknown): string[] {
   return items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
-function buildParser(argv: string[]) {
+const FLAGS = {
+  mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
+  upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to' },
+  host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
+  port: { type: 'string', default: '8080', describe: 'Port to listen on (0 picks a free one)' },
+  'cassette-dir': { type: 'string', default: './cassettes', describe: 'Folder that holds the cassettes' },
+  cassette: { type: 'string', default: 'default', describe: 'Cassette for requests without an x-cassette header: <cassette-dir>/<name>.yaml' },
+  'redact-header': { type: 'string', array: true, default: [] as string[], describe: 'Header to redact in cassettes, on top of the built-in list (repeatable)' },
+  'redact-body-field': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field to redact in cassettes, e.g. messages[*].content (repeatable)' },
+  'replay-policy': { type: 'string', default: 'repeat', describe: 'Replay: strict = each recording once (go-vcr); repeat = in order, then the last one again' },
+  'replay-latency': { type: 'string', default: 'none', describe: 'Replay: none = as fast as possible; recorded = recorded time to headers and gaps between SSE events' },
+  'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays (2 = twice as fast)' },
+  'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'Body field left out of matching, e.g. user or metadata.session (repeatable)' },
+  'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header that must match too (repeatable)' },
+  'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes' },
+  'upstream-timeout': { type: 'string', default: '600', describe: 'Seconds the upstream may take to send response headers (then 504)' },
+  'headers-timeout': { type: 'string', default: '30', describe: 'Seconds a client may take to send its request headers (then 408)' },
+  'lock-mode': { type: 'boolean', default: false, describe: 'Refuse every runtime mode change (PUT /_proxy/mode)' },
+  'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need; without it only loopback may change the mode' },
+  'shutdown-grace': { type: 'string', default: '10', describe: 'Seconds that exchanges in flight get to finish at SIGTERM/SIGINT' },
+  'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
+} satisfies Record<string, Options>;
+
+type Args = InferredOptionTypes<typeof FLAGS> & { _: (string | number)[] };
+
+const USAGE =
+  '$0 [options]            run the proxy\n' +
+  '$0 scan <dir>           report cassettes that hold something like a credential (exit 1)\n' +
+  '$0 redact <file>        redact a cassette in place\n\n' +
+  'A recording reverse proxy for the OpenAI API that reads and writes go-vcr cassettes.\n' +
+  'Every flag can also be set as CASSETTE_PROXY_<FLAG>, e.g. CASSETTE_PROXY_UPSTREAM.';
+
+/**
+ * The flag table through yargs-parser, configured as yargs configures it. Returns undefined for
+ * anything that is not a plain valid command line (a parse error, a positional, --help, a flag
+ * that is not in the table, directly or as its camelCase alias): yargs handles those.
+ */
+function quickParse(argv: string[]): Args | undefined {
+  const flags = Object.entries(FLAGS) as [string, Options][];
+  const parsed = yargsParser.detailed(argv, {
+    string: flags.filter(([, f]) => f.type === 'string').map(([name]) => name),
+    boolean: flags.filter(([, f]) => f.type === 'boolean').map(([name]) => name),
+    array: flags.filter(([, f]) => f.array).map(([name]) => name),
+    default: Object.fromEntries(flags.filter(([, f]) => 'default' in f).map(([name, f]) => [name, f.default])),
+    envPrefix: ENV_PREFIX,
+    configuration: { 'parse-positional-numbers': false },
+  });
+  if (parsed.error || parsed.argv._.length > 0) return undefined;
+  const known = new Set(['_', ...Object.keys(FLAGS).flatMap((name) => [name, ...(parsed.aliases[name] ?? [])])]);
+  return Object.keys(parsed.argv).every((key) => known.has(key)) ? (parsed.argv as unknown as Args) : undefined;
+}
+
+/** Full yargs: prints --help (and exits 0), or throws the UsageError that names what is wrong. */
+async function yargsParse(argv: string[]): Promise<Args> {
+  const { default: yargs } = await import('yargs');
   return yargs(argv)
     .scriptName('cassette-proxy')
-    .usage(
-      '$0 [options]            run the proxy\n' +
-        '$0 scan <dir>           report cassettes that hold something like a credential (exit 1)\n' +
-        '$0 redact <file>        redact a cassette in place\n\n' +
-        'A recording reverse proxy for the OpenAI API that reads and writes go-vcr cassettes.\n' +
-        'Every flag can also be set as CASSETTE_PROXY_<FLAG>, e.g. CASSETTE_PROXY_UPSTREAM.',
-    )
+    .usage(USAGE)
     .env(ENV_PREFIX)
-    .options({
-      mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
-      upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to' },
-      host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
-      port: { type: 'string', default: '8080', describe: 'Port to listen on (0 picks a free one)' },
-      'cassette-dir': { type: 'string', default: './cassettes', describe: 'Folder that holds the cassettes' },
-      cassette: { type: 'string', default: 'default', describe: 'Cassette for requests without an x-cassette header: <cassette-dir>/<name>.yaml' },
-      'redact-header': { type: 'string', array: true, default: [] as string[], describe: 'Header to redact in cassettes, on top of the built-in list (repeatable)' },
-      'redact-body-field': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field to redact in cassettes, e.g. messages[*].content (repeatable)' },
-      'replay-policy': { type: 'string', default: 'repeat', describe: 'Replay: strict = each recording once (go-vcr); repeat = in order, then the last one again' },
-      'replay-latency': { type: 'string', default: 'none', describe: 'Replay: none = as fast as possible; recorded = recorded time to headers and gaps between SSE events' },
-      'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays (2 = twice as fast)' },
-      'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'Body field left out of matching, e.g. user or metadata.session (repeatable)' },
-      'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header that must match too (repeatable)' },
-      'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes' },
-      'upstream-timeout': { type: 'string', default: '600', describe: 'Seconds the upstream may take to send response headers (then 504)' },
-      'headers-timeout': { type: 'string', default: '30', describe: 'Seconds a client may take to send its request headers (then 408)' },
-      'lock-mode': { type: 'boolean', default: false, describe: 'Refuse every runtime mode change (PUT /_proxy/mode)' },
-      'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need; without it only loopback may change the mode' },
-      'shutdown-grace': { type: 'string', default: '10', describe: 'Seconds that exchanges in flight get to finish at SIGTERM/SIGINT' },
-      'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
-    })
+    .options(FLAGS)
     .strict()
     .help()
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((message, err) => {
       throw err instanceof UsageError ? err : new UsageError(message || err?.message || 'invalid arguments');
-    });
+    })
+    .parseSync();
 }
 
 /** Parses argv (and CASSETTE_PROXY_* variables) into a Config; throws UsageError on a bad value. */
@@ -102,10 +136,8 @@ function headerNames(name: string, values: unknown): string[] {
   return names;
 }
 
-export function parseConfig(argv: string[]): Config {
-  const parser = buildParser(argv);
-  // --help prints the table and exits 0 inside parseSync.
-  const args = parser.parseSync();
+export async function parseConfig(argv: string[]): Promise<Config> {
+  const args = quickParse(argv) ?? (await yargsParse(argv));
   if (args._.length > 0) throw new UsageError(`unknown command "${args._[0]}"; the commands are scan and redact`);
 
   const mode: Mode = oneOf('mode', args.mode, MODES);

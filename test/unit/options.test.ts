@@ -1,0 +1,62 @@
+/**
+ * The command line. A valid one is read without loading yargs (yargs-parser with the same table);
+ * these pin that it reads flags exactly as yargs does. --help and the messages for a bad command
+ * line (which yargs still gives) are covered by test/process/cli.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { UsageError, parseConfig } from '../../src/cli/options.js';
+
+async function withEnv<T>(env: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  Object.assign(process.env, env);
+  try {
+    return await run();
+  } finally {
+    for (const key of Object.keys(env)) delete process.env[key];
+  }
+}
+
+test('no flags: every default', async () => {
+  const config = await parseConfig([]);
+  assert.equal(config.mode, 'record');
+  assert.equal(config.upstream.href, 'https://api.openai.com/');
+  assert.equal(config.host, '127.0.0.1');
+  assert.equal(config.port, 8080);
+  assert.equal(config.cassetteDir, './cassettes');
+  assert.equal(config.lockMode, false);
+  assert.equal(config.adminToken, undefined);
+  assert.deepEqual(config.redactHeaders, []);
+});
+
+test('--flag value, --flag=value, camelCase spellings, negated booleans, repeated and comma-separated lists', async () => {
+  const config = await parseConfig([
+    '--port=0', '--mode', 'replay', '--cassetteDir', '/tmp/c', '--lock-mode', '--no-lock-mode',
+    '--redact-header', 'x-a,x-b', '--redact-header', 'x-c', '--match-ignore', 'messages[*].content',
+  ]);
+  assert.equal(config.port, 0);
+  assert.equal(config.mode, 'replay');
+  assert.equal(config.cassetteDir, '/tmp/c');
+  assert.equal(config.lockMode, false);
+  assert.deepEqual(config.redactHeaders, ['x-a', 'x-b', 'x-c']);
+  assert.equal(config.matchIgnore.length, 1);
+});
+
+test('CASSETTE_PROXY_* variables set flags; the command line wins over them', async () => {
+  const config = await withEnv({ CASSETTE_PROXY_PORT: '9', CASSETTE_PROXY_LOCK_MODE: 'true', CASSETTE_PROXY_MATCH_HEADER: 'x-a,x-b', CASSETTE_PROXY_MODE: 'replay' }, () =>
+    parseConfig(['--mode', 'passthrough']),
+  );
+  assert.equal(config.port, 9);
+  assert.equal(config.lockMode, true);
+  assert.deepEqual(config.matchHeaders, ['x-a', 'x-b']);
+  assert.equal(config.mode, 'passthrough');
+});
+
+test('anything else goes to yargs and is refused as before: an unknown flag, a positional, an unknown variable', async () => {
+  await assert.rejects(parseConfig(['--such-flag']), (err) => err instanceof UsageError && /Unknown arguments?: such-flag/.test(err.message));
+  await assert.rejects(parseConfig(['-p', '1']), (err) => err instanceof UsageError && /Unknown argument: p/.test(err.message));
+  await assert.rejects(parseConfig(['--port', '0', 'extra']), (err) => err instanceof UsageError && /extra/.test(err.message));
+  await assert.rejects(
+    withEnv({ CASSETTE_PROXY_SUCH: '1' }, () => parseConfig([])),
+    (err) => err instanceof UsageError && /such/.test(err.message),
+  );
+});
