@@ -23,6 +23,11 @@ export async function startServer(args: string[], options: { env?: Record<string
       const found = options.url ?? /(?:READY |listening on )(http:\/\/[^\s,]+)/.exec(output)?.[1];
       if (found && (!options.ready || options.ready.test(output))) {
         clearTimeout(timer);
+        // Stop collecting: a server that logs every request would otherwise make this process
+        // copy all of its output so far on every chunk, taking CPU from the server it measures.
+        child.stdout!.off('data', check);
+        child.stderr!.off('data', check);
+        output = '';
         resolve(found.replace(/\/$/, ''));
       }
     };
