@@ -44,9 +44,14 @@ export class MatchTable {
   }
 
   take(view: RequestView): Lookup {
-    const slot = this.slots.get(this.viewer.key(view));
+    return this.takeKey(this.viewer.key(view), () => view);
+  }
+
+  /** `take` by a key already worked out (`viewer.key` of the request's view); the view is asked for only on a miss. */
+  takeKey(key: string, view: () => RequestView): Lookup {
+    const slot = this.slots.get(key);
     if (!slot) {
-      const best = nearest(this.interactions, (i) => this.viewOf(i), view);
+      const best = nearest(this.interactions, (i) => this.viewOf(i), view());
       return { kind: 'miss', nearest: best && { interaction: best.candidate, differences: best.differences } };
     }
     let index = slot.next;

@@ -30,14 +30,58 @@ export class Replayer {
     private readonly upstream: URL,
   ) {}
 
+  /**
+   * Match keys of requests that hit before, by their exact bytes (method, URL, every header, body):
+   * the same bytes give the same view, so a repeated request skips decoding, redaction, parsing
+   * and the canonical key. Bounded; the oldest entries go first.
+   */
+  private readonly knownKeys = new Map<string, string>();
+  private knownChars = 0;
+
   /** The recording that answers `request` from `file`; throws a ProxyError when the cassette is unusable. */
   async find(request: IncomingRequest, file: string): Promise<Found> {
     const table = await this.cassettes.table(file);
-    const view = this.viewer.view(request.method, upstreamUrl(this.upstream, request.url), request.headers, request.body);
-    const found = table.take(view);
-    if (found.kind === 'hit') return found;
-    return { kind: 'miss', error: new ProxyError('cassette_miss', missMessage(found, view, displayPath(file))) };
+    let view: RequestView | undefined;
+    const viewOf = (): RequestView => (view ??= this.viewer.view(request.method, upstreamUrl(this.upstream, request.url), request.headers, request.body));
+    const bytes = exactBytes(request);
+    let key = bytes === undefined ? undefined : this.knownKeys.get(bytes);
+    const known = key !== undefined;
+    key ??= this.viewer.key(viewOf());
+    const found = table.takeKey(key, viewOf);
+    if (found.kind === 'hit') {
+      if (!known && bytes !== undefined) this.remember(bytes, key);
+      return found;
+    }
+    return { kind: 'miss', error: new ProxyError('cassette_miss', missMessage(found, viewOf(), displayPath(file))) };
   }
+
+  private remember(bytes: string, key: string): void {
+    this.knownKeys.set(bytes, key);
+    this.knownChars += bytes.length + key.length;
+    while (this.knownKeys.size > KNOWN_MAX_ENTRIES || this.knownChars > KNOWN_MAX_CHARS) {
+      const [oldBytes, oldKey] = this.knownKeys.entries().next().value!;
+      this.knownKeys.delete(oldBytes);
+      this.knownChars -= oldBytes.length + oldKey.length;
+    }
+  }
+}
+
+const KNOWN_MAX_ENTRIES = 10_000;
+const KNOWN_MAX_CHARS = 16 * 1024 * 1024;
+/** Larger requests are not remembered: their bytes would crowd out many small ones. */
+const KNOWN_MAX_BODY = 64 * 1024;
+
+/** Everything a request view is made from, as one string; undefined for a body too large to remember. */
+function exactBytes(request: IncomingRequest): string | undefined {
+  if (request.body.length > KNOWN_MAX_BODY) return undefined;
+  let out = `${request.method} ${request.url}\n`;
+  for (const name of Object.keys(request.headers)) {
+    const value = request.headers[name];
+    if (value === undefined) continue;
+    // A name holds neither ':' nor '[', and a value no line break: one string stands for one request only.
+    out += typeof value === 'string' ? `${name}:${value}\n` : `${name}[]:${JSON.stringify(value)}\n`;
+  }
+  return `${out}\n${request.body.toString('latin1')}`;
 }
 
 function missMessage(found: Exclude<Lookup, { kind: 'hit' }>, view: RequestView, cassette: string): string {
