@@ -79,18 +79,25 @@ const USAGE =
  */
 function quickParse(argv: string[]): Args | undefined {
   const flags = Object.entries(FLAGS) as [string, Options][];
-  const parsed = yargsParser.detailed(argv, {
+  // `key` is an option yargs passes that the type declarations leave out.
+  const options: yargsParser.Options & { key: Record<string, boolean> } = {
     string: flags.filter(([, f]) => f.type === 'string').map(([name]) => name),
     boolean: flags.filter(([, f]) => f.type === 'boolean').map(([name]) => name),
     array: flags.filter(([, f]) => f.array).map(([name]) => name),
     default: Object.fromEntries(flags.filter(([, f]) => 'default' in f).map(([name, f]) => [name, f.default])),
+    // As yargs does: every flag is a key from the start, so that both spellings of one are one flag.
+    key: Object.fromEntries(flags.map(([name]) => [name, true])),
     envPrefix: ENV_PREFIX,
     configuration: { 'parse-positional-numbers': false },
-  });
+  };
+  const parsed = yargsParser.detailed(argv, options);
   if (parsed.error || parsed.argv._.length > 0) return undefined;
-  const known = new Set(['_', ...Object.keys(FLAGS).flatMap((name) => [name, ...(parsed.aliases[name] ?? [])])]);
+  // Only the table's names and their camelCase: aliases made on the fly (`---mode` → `-mode`) are yargs' to refuse.
+  const known = new Set(['_', ...Object.keys(FLAGS).flatMap((name) => [name, camelCase(name)])]);
   return Object.keys(parsed.argv).every((key) => known.has(key)) ? (parsed.argv as unknown as Args) : undefined;
 }
+
+const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** Full yargs: prints --help (and exits 0), or throws the UsageError that names what is wrong. */
 async function yargsParse(argv: string[]): Promise<Args> {

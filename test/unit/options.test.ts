@@ -55,6 +55,9 @@ test('anything else goes to yargs and is refused as before: an unknown flag, a p
   await assert.rejects(parseConfig(['--such-flag']), (err) => err instanceof UsageError && /Unknown arguments?: such-flag/.test(err.message));
   await assert.rejects(parseConfig(['-p', '1']), (err) => err instanceof UsageError && /Unknown argument: p/.test(err.message));
   await assert.rejects(parseConfig(['--port', '0', 'extra']), (err) => err instanceof UsageError && /extra/.test(err.message));
+  await assert.rejects(parseConfig(['---mode', 'replay']), (err) => err instanceof UsageError && /Unknown arguments?: -mode/.test(err.message));
+  // Both spellings of one flag make a list, which a one-value flag refuses.
+  await assert.rejects(parseConfig(['--adminToken', 'aaaaaaaa', '--admin-token', 'bbbbbbbb']), UsageError);
   await assert.rejects(
     withEnv({ CASSETTE_PROXY_SUCH: '1' }, () => parseConfig([])),
     (err) => err instanceof UsageError && /such/.test(err.message),
