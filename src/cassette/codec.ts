@@ -43,6 +43,8 @@ export const CASSETTE_PREAMBLE = `---\nversion: ${CASSETTE_VERSION}\n`;
  * line becomes a comment and the interactions below it continue the `interactions` list.
  */
 export const PENDING_SAVE = { line: '_: |\n', commit: '#' } as const;
+// The interactions of a pending save are written in ASCII (interactionBytes' `ascii`), so that a
+// cut never leaves half a UTF-8 character, which Go's YAML reader refuses anywhere in a file.
 const PENDING_TAIL = Buffer.from(`\n${PENDING_SAVE.line}`);
 
 /** The file without a save that was never committed (a process killed mid-save leaves one). */
@@ -57,11 +59,11 @@ export function cassetteText(blocks: readonly string[]): string {
 }
 
 /**
- * One interaction as a YAML sequence item (`- id: …`, ending in a newline), as buffers to write in
- * a row; those of a large body are made as the iteration reaches them.
+ * One interaction as a YAML sequence item (`    - id: …`, ending in a newline), as buffers to write
+ * in a row; those of a large body are made as the iteration reaches them. `ascii`: see sequenceItem.
  */
-export function interactionBytes(interaction: Interaction): Iterable<Buffer> {
-  return sequenceItem(orderedInteraction(interaction));
+export function interactionBytes(interaction: Interaction, ascii = false): Iterable<Buffer> {
+  return sequenceItem(orderedInteraction(interaction), ascii);
 }
 
 /** The same as text. */

@@ -24,19 +24,33 @@ const NOT_A_STRING =
 /** Characters YAML wants escaped even inside double quotes (JSON.stringify leaves them raw). */
 // eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\u0000-\u007e]/u;
+// eslint-disable-next-line no-control-regex
+const NON_ASCII_ALL = /[^\u0000-\u007e]/gu;
 /** Text a literal block cannot hold as is: CR (a reader folds CRLF), control and special characters. */
 // eslint-disable-next-line no-control-regex
 const NOT_LITERAL = /[\r\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
 
-function scalar(text: string): string {
+function scalar(text: string, ascii: boolean): string {
   const plain = PLAIN.test(text) && !text.endsWith(' ') && !text.endsWith(':') && !text.includes(': ') && !NOT_A_STRING.test(text);
-  return plain ? text : quoted(text);
+  return plain ? text : quoted(text, ascii);
 }
 
-/** Single quotes for printable one-line text (only `'` is doubled), double quotes with escapes otherwise. */
-function quoted(text: string): string {
-  if (!text.includes('\n') && !text.includes('\t') && !NOT_LITERAL.test(text)) return `'${text.replaceAll("'", "''")}'`;
-  return JSON.stringify(text).replace(NEEDS_ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/**
+ * Single quotes for printable one-line text (only `'` is doubled), double quotes with escapes
+ * otherwise; `ascii` escapes every character past ASCII too.
+ */
+function quoted(text: string, ascii: boolean): string {
+  const nonAscii = ascii && NON_ASCII.test(text);
+  if (!nonAscii && !text.includes('\n') && !text.includes('\t') && !NOT_LITERAL.test(text)) return `'${text.replaceAll("'", "''")}'`;
+  return JSON.stringify(text).replace(nonAscii ? NON_ASCII_ALL : NEEDS_ESCAPE, escape);
+}
+
+/** A YAML escape: `\\uXXXX`, or `\\UXXXXXXXX` past the BMP (Go's YAML reader refuses a surrogate pair). */
+function escape(c: string): string {
+  const code = c.codePointAt(0)!;
+  return code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 /** Output pieces: bytes ready now, or a large body's bytes made slice by slice when they are written. */
@@ -46,6 +60,9 @@ type Part = Buffer | (() => Iterable<Buffer>);
 class Out {
   private readonly parts: Part[] = [];
   private text = '';
+
+  /** Write only ASCII: see sequenceItem. */
+  constructor(readonly ascii: boolean) {}
 
   str(text: string): void {
     this.text += text;
@@ -74,12 +91,14 @@ const SLICE = 1 << 20;
 /** A text body: a literal block when it spans lines and holds nothing a block cannot, else quoted. */
 function textBody(out: Out, text: string, indent: string): void {
   // Only line breaks: a block would read back as "" (YAML drops a block's trailing empty lines).
-  if (!text.includes('\n') || !/[^\n]/.test(text) || NOT_LITERAL.test(text)) return out.str(` ${quoted(text)}\n`);
+  const block = text.includes('\n') && /[^\n]/.test(text) && !NOT_LITERAL.test(text) && !(out.ascii && NON_ASCII.test(text));
+  if (!block) return out.str(` ${quoted(text, out.ascii)}\n`);
   let trailing = 0;
   while (text.charCodeAt(text.length - 1 - trailing) === 10) trailing++;
   const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
-  // A first line that starts with a space would be taken for deeper indentation: say the indentation.
-  const firstLine = /^\n*( ?)/.exec(text)![1];
+  // A first line that starts with a space would be taken for deeper indentation, and Go's reader takes a
+  // tab there for indentation and refuses it: say the indentation.
+  const firstLine = /^\n*([ \t]?)/.exec(text)![1];
   out.str(` |${firstLine ? INDENT.length : ''}${chomp}\n`);
   if (text.length <= SLICE) out.str(text.replace(/^(?=[^\n])/gm, indent));
   else out.later(() => indentedSlices(text, indent));
@@ -127,14 +146,14 @@ function mapping(out: Out, map: Record<string, Node | undefined>, indent: string
   let first = true;
   for (const [key, value] of Object.entries(map)) {
     if (value === undefined) continue;
-    out.str(`${first && dash ? `${indent.slice(INDENT.length)}- ` : indent}${scalar(key)}:`);
+    out.str(`${first && dash ? `${indent.slice(INDENT.length)}- ` : indent}${scalar(key, out.ascii)}:`);
     first = false;
     node(out, value, indent);
   }
 }
 
 function node(out: Out, value: Node, indent: string): void {
-  if (typeof value === 'string') return out.str(` ${scalar(value)}\n`);
+  if (typeof value === 'string') return out.str(` ${scalar(value, out.ascii)}\n`);
   if (typeof value === 'number') return out.str(` ${Number.isFinite(value) ? String(value) : '0'}\n`);
   if (typeof value === 'boolean') return out.str(` ${value}\n`);
   if (value === undefined) return out.str(' ""\n');
@@ -157,10 +176,13 @@ function node(out: Out, value: Node, indent: string): void {
 
 /**
  * One sequence item `    - key: …` (its first key on the dash line), as buffers to write in a row.
- * A large body's buffers are made only as the caller iterates, a slice at a time.
+ * A large body's buffers are made only as the caller iterates, a slice at a time. With `ascii`,
+ * every byte is ASCII (text past ASCII is double-quoted with escapes, not a literal block): a
+ * write cut short anywhere then never splits a character, which a YAML reader that checks UTF-8
+ * first (Go's) would refuse in the whole file.
  */
-export function* sequenceItem(map: Record<string, Node | undefined>): Generator<Buffer> {
-  const out = new Out();
+export function* sequenceItem(map: Record<string, Node | undefined>, ascii = false): Generator<Buffer> {
+  const out = new Out(ascii);
   mapping(out, map, ITEM_INDENT, true);
   for (const part of out.done()) {
     if (Buffer.isBuffer(part)) yield part;

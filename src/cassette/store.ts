@@ -23,20 +23,38 @@ export const MAX_CASSETTE_BYTES = 256 * 1024 * 1024;
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Reads and parses a cassette file; every failure is a ProxyError naming the file. */
-export async function readCassette(file: string, shownAs: string = file): Promise<Cassette> {
+/**
+ * Reads and parses a cassette file; every failure is a ProxyError naming the file. `pendingAt` is
+ * where the file holds a save under way (or cut short), whose interactions are not in the result:
+ * the offset of the byte that committing it changes (PENDING_SAVE).
+ */
+export async function readCassette(file: string, shownAs: string = file): Promise<Cassette & { pendingAt?: number }> {
   const { size } = await stat(file);
   if (size > MAX_CASSETTE_BYTES) {
     throw new ProxyError('cassette_invalid', `cassette ${shownAs} is ${(size / 2 ** 20).toFixed(0)} MiB; the largest cassette loaded is ${MAX_CASSETTE_BYTES / 2 ** 20} MiB. Split it into several cassettes.`);
   }
-  const bytes = committedPart(await readFile(file));
+  const all = await readFile(file);
+  const bytes = committedPart(all);
   let text: string;
   try {
     text = UTF8.decode(bytes);
   } catch (err) {
     throw new ProxyError('cassette_invalid', `cassette ${shownAs} is not valid UTF-8 text (YAML must be); binary bodies belong in !!binary`, { cause: err });
   }
-  return parseCassette(text, shownAs);
+  const cassette = parseCassette(text, shownAs);
+  return bytes.length < all.length ? { ...cassette, pendingAt: bytes.length } : cassette;
+}
+
+/** Whether the save that was pending at `offset` of `file` has been committed since (or the file changed). */
+export async function pendingSaveCommitted(file: string, offset: number): Promise<boolean> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return true;
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(1), 0, 1, offset);
+    return bytesRead === 0 || buffer[0] !== PENDING_SAVE.line.charCodeAt(0);
+  } finally {
+    await handle.close();
+  }
 }
 
 export type NewInteraction = Omit<Interaction, 'id'>;
@@ -136,8 +154,9 @@ export class CassetteFile {
       const first = this.onDisk!;
       // Ids follow the file: what a failed save left goes first, then this batch.
       const unsaved = this.unsaved;
+      // In place, in ASCII: a pending save cut short must never end in half a character (PENDING_SAVE).
       const blocks = (function* () {
-        for (const [i, interaction] of unsaved.entries()) yield* interactionBytes({ ...interaction, id: first + i });
+        for (const [i, interaction] of unsaved.entries()) yield* interactionBytes({ ...interaction, id: first + i }, !existing);
       })();
       ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();

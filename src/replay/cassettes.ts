@@ -6,7 +6,7 @@
  * it (the others are served); it is parsed again only when the file changes.
  */
 import { stat } from 'node:fs/promises';
-import { readCassette } from '../cassette/store.js';
+import { pendingSaveCommitted, readCassette } from '../cassette/store.js';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestViewer } from '../match/request-view.js';
@@ -21,6 +21,8 @@ interface Entry {
   signature: string;
   checkedAt: number;
   result: MatchTable | ProxyError;
+  /** Set when the file was read while a save was pending (see readCassette). */
+  pendingAt?: number;
 }
 
 export class ReplayCassettes {
@@ -68,13 +70,16 @@ export class ReplayCassettes {
     } catch (err) {
       signature = `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
     }
-    if (previous && previous.signature === signature) {
+    // A file read mid-save is read again once the save commits: the commit changes one byte, which
+    // may leave size and mtime as they were.
+    const pendingCommitted = previous?.pendingAt !== undefined && (await pendingSaveCommitted(file, previous.pendingAt));
+    if (previous && previous.signature === signature && !pendingCommitted) {
       previous.checkedAt = Date.now();
       return previous;
     }
-    const result = await this.load(file, signature);
+    const { result, pendingAt } = await this.load(file, signature);
     if (result instanceof MatchTable && previous?.result instanceof MatchTable) result.inherit(previous.result);
-    const entry: Entry = { signature, checkedAt: Date.now(), result };
+    const entry: Entry = { signature, checkedAt: Date.now(), result, pendingAt };
     this.entries.delete(file);
     this.entries.set(file, entry);
     // Names come from clients (x-cassette): keep the most recently loaded ones, not every name ever sent.
@@ -82,22 +87,22 @@ export class ReplayCassettes {
     return entry;
   }
 
-  private async load(file: string, signature: string): Promise<MatchTable | ProxyError> {
+  private async load(file: string, signature: string): Promise<{ result: MatchTable | ProxyError; pendingAt?: number }> {
     const shown = displayPath(file);
     if (signature === 'error:ENOENT') {
       const error = new ProxyError('cassette_not_found', `cassette-proxy replay: cassette ${shown} does not exist. Record it first (--mode record), or check --cassette-dir and the x-cassette header.`);
       this.log.warn({ cassette: shown }, 'cassette not found');
-      return error;
+      return { result: error };
     }
     try {
       const cassette = await readCassette(file, shown);
       const table = new MatchTable(cassette.interactions, this.viewer, this.policy);
       this.log.info({ cassette: shown, interactions: cassette.interactions.length }, 'cassette loaded');
-      return table;
+      return { result: table, pendingAt: cassette.pendingAt };
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError('cassette_invalid', `cassette-proxy replay: cannot read cassette ${shown}: ${describeCause(err)}`, { cause: err });
       this.log.error({ cassette: shown, err: error.message }, 'cassette cannot be used');
-      return error;
+      return { result: error };
     }
   }
 }

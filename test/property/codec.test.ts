@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
-import { cassetteText, parseCassette, serializeInteraction } from '../../src/cassette/codec.js';
+import { cassetteText, interactionBytes, parseCassette, serializeInteraction } from '../../src/cassette/codec.js';
 import { canonicalHeaderKey, formatDuration } from '../../src/cassette/go.js';
 import type { Body, HeaderMap, Interaction } from '../../src/cassette/types.js';
 
@@ -82,6 +82,11 @@ test('write then read gives the same interactions (status, headers, JSON, text, 
       const plain = load(text, { schema: CORE_SCHEMA.withTags(binaryTag) }) as { version: number; interactions: unknown[] };
       assert.equal(plain.version, 2);
       assert.equal(plain.interactions.length, interactions.length);
+      // The ASCII form (what an in-place save writes) holds the same values in ASCII only.
+      const ascii = Buffer.concat(interactions.flatMap((i) => [...interactionBytes(i, true)]));
+      assert.ok(ascii.every((byte) => byte < 0x80), 'the ASCII form is ASCII');
+      const asciiBack = parseCassette(cassetteText([ascii.toString('latin1')]), 'ascii.yaml').interactions;
+      assert.deepEqual(asciiBack.map(normalised), interactions.map(normalised));
     }),
     { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
   );

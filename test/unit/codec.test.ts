@@ -77,3 +77,11 @@ test('malformed YAML, aliases and wrong types give an error naming the file and 
   assert.throws(() => parseCassette('version: 2\ninteractions:\n- request: {method: GET}\n  response: {code: 200}\n', 'nourl.yaml'), /interactions\[0\]\.request\.url is missing/);
   assert.throws(() => parseCassette('version: 2\ninteractions:\n- request: {method: GET, url: "http://x/"}\n  response: {code: 0}\n', 'zero.yaml'), /zero\.yaml: interactions\[0\]\.response\.code must be an HTTP status from 100 to 999/);
 });
+
+test('a text body whose first line starts with a space or a tab says its indentation (Go refuses a tab taken for indentation)', () => {
+  for (const body of ['\tx\nnext\n', ' x\nnext\n', '\n\n\tx\nnext\n']) {
+    const text = serializeInteraction(sample({ body }));
+    assert.match(text, /body: \|2/, JSON.stringify(body));
+    assert.equal(roundTrip([sample({ body })])[0]!.response.body, body);
+  }
+});

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
 import { serializeInteraction } from '../../src/cassette/codec.js';
 import { CassetteFile, readCassette, type NewInteraction } from '../../src/cassette/store.js';
 import { silentLogger } from '../../src/log.js';
+import { RequestViewer } from '../../src/match/request-view.js';
+import { ReplayCassettes } from '../../src/replay/cassettes.js';
 import { tempDir } from '../support/paths.js';
 
 const PAGE = 4096;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function interaction(body: string | Uint8Array, requestBody = '{"model":"gpt-4o-mini"}'): NewInteraction {
   return {
@@ -68,6 +71,8 @@ test('a save cut short at any byte leaves the cassette as it was before that sav
       const where = `save ${saved}, cut after ${cut} of ${pending.length} pending bytes`;
       assert.deepEqual((await readCassette(file)).interactions, all.slice(0, saved), where);
       assert.equal(jsYamlCount(torn), saved, `js-yaml, ${where}`);
+      // Go's YAML reader refuses a whole file that holds half a UTF-8 character.
+      assert.doesNotThrow(() => STRICT_UTF8.decode(torn), `valid UTF-8, ${where}`);
     }
   }
 });
@@ -91,4 +96,20 @@ test('the one-byte commit never crosses a page boundary, and a save cut at that 
   await writeFile(file, cutAtPage);
   assert.equal((await readCassette(file)).interactions.length, 2);
   assert.equal(jsYamlCount(cutAtPage), 2);
+});
+
+test('replay reads a cassette again once a save it read mid-way commits, even when size and mtime did not change', async (t) => {
+  const { file, files, remove } = await savesOf([interaction('first')], [interaction('second')]);
+  t.after(remove);
+  const [before, after] = files as [Buffer, Buffer];
+  const pending = pendingPart(before, after);
+  await writeFile(file, Buffer.concat([before, pending]));
+  const { mtime } = await stat(file);
+  const cassettes = new ReplayCassettes(new RequestViewer({ ignore: [], headers: [] }), 'repeat', silentLogger(), 0);
+  assert.equal((await cassettes.table(file)).usage().interactions, 1, 'read mid-save: the pending interaction is not there yet');
+
+  // The commit: one byte, same inode and size; the mtime put back, as a coarse clock would leave it.
+  await writeFile(file, after);
+  await utimes(file, mtime, mtime);
+  assert.equal((await cassettes.table(file)).usage().interactions, 2);
 });
