@@ -2,6 +2,7 @@
  * Replay: finds the recording that answers a request, and words the miss when there is none.
  * A miss names the cassette, the request, the nearest recording and what differed, field by field.
  */
+import { createHash } from 'node:crypto';
 import { upstreamUrl } from '../config.js';
 import { ProxyError } from '../errors.js';
 import type { Interaction } from '../cassette/types.js';
@@ -31,9 +32,10 @@ export class Replayer {
   ) {}
 
   /**
-   * Match keys of requests that hit before, by their exact bytes (method, URL, every header, body):
-   * the same bytes give the same view, so a repeated request skips decoding, redaction, parsing
-   * and the canonical key. Bounded; the oldest entries go first.
+   * Match keys of requests that hit before, by a SHA-256 of their exact bytes (method, URL, every
+   * header, body): the same bytes give the same view, so a repeated request skips decoding,
+   * redaction, parsing and the canonical key. A digest, so that no credential a request carried is
+   * kept. Bounded; the oldest entries go first.
    */
   private readonly knownKeys = new Map<string, string>();
   private knownChars = 0;
@@ -43,36 +45,36 @@ export class Replayer {
     const table = await this.cassettes.table(file);
     let view: RequestView | undefined;
     const viewOf = (): RequestView => (view ??= this.viewer.view(request.method, upstreamUrl(this.upstream, request.url), request.headers, request.body));
-    const bytes = exactBytes(request);
-    let key = bytes === undefined ? undefined : this.knownKeys.get(bytes);
+    const digest = exactDigest(request);
+    let key = digest === undefined ? undefined : this.knownKeys.get(digest);
     const known = key !== undefined;
     key ??= this.viewer.key(viewOf());
     const found = table.takeKey(key, viewOf);
     if (found.kind === 'hit') {
-      if (!known && bytes !== undefined) this.remember(bytes, key);
+      if (!known && digest !== undefined) this.remember(digest, key);
       return found;
     }
     return { kind: 'miss', error: new ProxyError('cassette_miss', missMessage(found, viewOf(), displayPath(file))) };
   }
 
-  private remember(bytes: string, key: string): void {
-    this.knownKeys.set(bytes, key);
-    this.knownChars += bytes.length + key.length;
+  private remember(digest: string, key: string): void {
+    this.knownKeys.set(digest, key);
+    this.knownChars += digest.length + key.length;
     while (this.knownKeys.size > KNOWN_MAX_ENTRIES || this.knownChars > KNOWN_MAX_CHARS) {
-      const [oldBytes, oldKey] = this.knownKeys.entries().next().value!;
-      this.knownKeys.delete(oldBytes);
-      this.knownChars -= oldBytes.length + oldKey.length;
+      const [oldDigest, oldKey] = this.knownKeys.entries().next().value!;
+      this.knownKeys.delete(oldDigest);
+      this.knownChars -= oldDigest.length + oldKey.length;
     }
   }
 }
 
 const KNOWN_MAX_ENTRIES = 10_000;
 const KNOWN_MAX_CHARS = 16 * 1024 * 1024;
-/** Larger requests are not remembered: their bytes would crowd out many small ones. */
+/** Larger requests are not remembered: their keys would crowd out many small ones. */
 const KNOWN_MAX_BODY = 64 * 1024;
 
-/** Everything a request view is made from, as one string; undefined for a body too large to remember. */
-function exactBytes(request: IncomingRequest): string | undefined {
+/** A digest of everything a request view is made from; undefined for a body too large to remember. */
+function exactDigest(request: IncomingRequest): string | undefined {
   if (request.body.length > KNOWN_MAX_BODY) return undefined;
   let out = `${request.method} ${request.url}\n`;
   for (const name of Object.keys(request.headers)) {
@@ -81,7 +83,7 @@ function exactBytes(request: IncomingRequest): string | undefined {
     // A name holds neither ':' nor '[', and a value no line break: one string stands for one request only.
     out += typeof value === 'string' ? `${name}:${value}\n` : `${name}[]:${JSON.stringify(value)}\n`;
   }
-  return `${out}\n${request.body.toString('latin1')}`;
+  return createHash('sha256').update(`${out}\n`).update(request.body).digest('base64');
 }
 
 function missMessage(found: Exclude<Lookup, { kind: 'hit' }>, view: RequestView, cassette: string): string {
