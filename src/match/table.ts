@@ -43,12 +43,8 @@ export class MatchTable {
     });
   }
 
-  take(view: RequestView): Lookup {
-    return this.takeKey(this.viewer.key(view), () => view);
-  }
-
-  /** `take` by a key already worked out (`viewer.key` of the request's view); the view is asked for only on a miss. */
-  takeKey(key: string, view: () => RequestView): Lookup {
+  /** The next recording for a request whose match key (`viewer.key` of its view) is `key`; the view is asked for only on a miss. */
+  take(key: string, view: () => RequestView): Lookup {
     const slot = this.slots.get(key);
     if (!slot) {
       const best = nearest(this.interactions, (i) => this.viewOf(i), view());

@@ -49,7 +49,7 @@ export class Replayer {
     let key = digest === undefined ? undefined : this.knownKeys.get(digest);
     const known = key !== undefined;
     key ??= this.viewer.key(viewOf());
-    const found = table.takeKey(key, viewOf);
+    const found = table.take(key, viewOf);
     if (found.kind === 'hit') {
       if (!known && digest !== undefined) this.remember(digest, key);
       return found;
