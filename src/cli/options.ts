@@ -131,9 +131,14 @@ export function jsonPaths(name: string, values: unknown): JsonPath[] {
   });
 }
 
+/** Node's timers take at most 2^31-1 ms (about 24 days); a longer delay would fire at once. */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 function seconds(name: string, value: string, min: number): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min) bad(name, `must be a number of seconds${min === 0 ? ', 0 or more' : ' above 0'}, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > MAX_SECONDS) {
+    bad(name, `must be a number of seconds${min === 0 ? ', 0 or more' : ' above 0'} and at most ${MAX_SECONDS} (about 24 days), got "${value}"`);
+  }
   return n;
 }
 

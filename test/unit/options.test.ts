@@ -63,3 +63,11 @@ test('anything else goes to yargs and is refused as before: an unknown flag, a p
     (err) => err instanceof UsageError && /such/.test(err.message),
   );
 });
+
+test('durations are bounded by what a Node timer can wait (a longer one would fire at once)', async () => {
+  const ok = await parseConfig(['--upstream-timeout', '2147483']);
+  assert.equal(ok.upstreamTimeoutMs, 2147483000);
+  for (const flag of ['--upstream-timeout', '--headers-timeout', '--shutdown-grace']) {
+    await assert.rejects(parseConfig([flag, '2147484']), (err) => err instanceof UsageError && /at most 2147483/.test(err.message));
+  }
+});
