@@ -12,12 +12,16 @@ export type { Logger };
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** The longest a log line waits in the buffer. */
+const FLUSH_EVERY_MS = 200;
+
 export function createLogger(level: LogLevel = 'info', destination?: NodeJS.WritableStream): Logger {
   // Off a terminal, lines are buffered and written asynchronously: a synchronous write per exchange
-  // (what process.stderr does on a pipe) costs more than the exchange itself. pino flushes at exit.
+  // (what process.stderr does on a pipe) costs more than the exchange itself. The buffer goes out
+  // when it holds 4 KB or every 200 ms, so a quiet proxy's lines are not held back; pino flushes at exit.
   const out =
     destination ??
-    (process.stderr.isTTY ? prettyStream() : pino.destination({ dest: 2, sync: false, minLength: 4096 }));
+    (process.stderr.isTTY ? prettyStream() : pino.destination({ dest: 2, sync: false, minLength: 4096, periodicFlush: FLUSH_EVERY_MS }));
   return pino(
     {
       level,
