@@ -3,7 +3,8 @@
  * and durations (time.Duration.String / time.ParseDuration).
  */
 
-const TOKEN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+/** A header name as HTTP allows it (a token); Go's transport refuses any other. */
+export const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 
 /** Header names repeat from request to request: each is worked out once (up to a bound). */
 const canonical = new Map<string, string>();
@@ -19,7 +20,7 @@ export function canonicalHeaderKey(name: string): string {
 }
 
 function spellCanonical(name: string): string {
-  if (!TOKEN.test(name)) return name;
+  if (!HEADER_NAME.test(name)) return name;
   let out = '';
   let upper = true;
   for (const ch of name) {

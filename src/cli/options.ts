@@ -9,6 +9,7 @@
  */
 import type { InferredOptionTypes, Options } from 'yargs';
 import yargsParser from 'yargs-parser';
+import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../cassette/names.js';
 import { parseUpstream, type Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
@@ -144,7 +145,7 @@ function seconds(name: string, value: string, min: number): number {
 
 function headerNames(name: string, values: unknown): string[] {
   const names = list(values);
-  for (const header of names) if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(header)) bad(name, `"${header}" is not a header name`);
+  for (const header of names) if (!HEADER_NAME.test(header)) bad(name, `"${header}" is not a header name`);
   return names;
 }
 

@@ -10,7 +10,6 @@ import type { ReplayPolicy } from '../mode.js';
 import { nearest } from './diff.js';
 import type { RequestView, RequestViewer } from './request-view.js';
 
-
 export type Lookup =
   | { kind: 'hit'; interaction: Interaction }
   | { kind: 'exhausted'; recordings: number }

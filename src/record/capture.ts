@@ -98,7 +98,6 @@ export function toInteraction(x: CapturedExchange): NewInteraction {
   return interaction;
 }
 
-
 function headerMap(raw: readonly string[], skip: ReadonlySet<string>): HeaderMap {
   const out: HeaderMap = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {

@@ -7,11 +7,10 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseDuration } from '../cassette/go.js';
+import { HEADER_NAME, parseDuration } from '../cassette/go.js';
 import { EXTENSION_KEY, type Interaction } from '../cassette/types.js';
 import type { ReplayLatency } from '../mode.js';
 import { isEventStream, splitEvents } from '../sse.js';
-
 
 export interface Pacing {
   latency: ReplayLatency;
@@ -19,7 +18,6 @@ export interface Pacing {
   speed: number;
 }
 
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 // eslint-disable-next-line no-control-regex
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
