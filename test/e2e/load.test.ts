@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { FakeUpstream } from '../support/fake-upstream.js';
-import { readCassetteYaml, startTestProxy } from '../support/proxy.js';
-import { eventually } from '../support/wait.js';
+import { cassetteWith, startTestProxy } from '../support/proxy.js';
 
 const COUNT = 200;
 
@@ -33,12 +32,7 @@ test(`${COUNT} concurrent streams record into one cassette; ${COUNT} concurrent 
   const received = await Promise.all(Array.from({ length: COUNT }, (_, i) => post(agent, `${recorder.baseURL}/chat/completions`, requestBody(i))));
   received.forEach((body, i) => assert.ok(body.toString().includes(`"content":" ${i}"`), `answer ${i} is its own`));
 
-  const cassette = await eventually(async () => {
-    await recorder.store.flushAll();
-    const c = await readCassetteYaml(recorder.defaultCassette);
-    assert.equal(c.interactions.length, COUNT);
-    return c;
-  }, 20_000);
+  const cassette = await cassetteWith(recorder, COUNT, recorder.defaultCassette, 20_000);
   assert.deepEqual(
     cassette.interactions.map((i: any) => i.id),
     Array.from({ length: COUNT }, (_, i) => i),

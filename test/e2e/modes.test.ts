@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type OpenAI from 'openai';
 import type { Config } from '../../src/config.js';
 import { FakeUpstream, SEED_TURN_ONE_REQUEST, makeTestKey } from '../support/fake-upstream.js';
-import { readCassetteYaml, startTestProxy, type TestProxy } from '../support/proxy.js';
+import { cassetteWith, startTestProxy, type TestProxy } from '../support/proxy.js';
 import { deferred, eventually } from '../support/wait.js';
 
 async function setup(t: TestContext, overrides: Partial<Config> = {}) {
@@ -62,10 +63,7 @@ test('record → replay at runtime: the stream in flight completes and is saved,
     }
   });
   assert.equal(name, 'add');
-  await eventually(async () => {
-    await proxy.store.flushAll();
-    assert.equal((await readCassetteYaml(proxy.defaultCassette)).interactions.length, 1);
-  });
+  await cassetteWith(proxy, 1);
   const seen = upstream.requests.length;
   assert.equal(await toolCall(client), 'add');
   assert.equal(upstream.requests.length, seen, 'the replayed request never reached the upstream');
@@ -75,7 +73,7 @@ test('record → replay at runtime: the stream in flight completes and is saved,
 test('replay-or-record answers what matches and records what does not; passthrough saves nothing', async (t) => {
   const { upstream, proxy, client } = await setup(t, { mode: 'replay-or-record' });
   assert.equal(await toolCall(client), 'add');
-  await eventually(() => proxy.store.flushAll().then(async () => assert.equal((await readCassetteYaml(proxy.defaultCassette)).interactions.length, 1)));
+  await cassetteWith(proxy, 1);
   await eventually(async () => {
     const before = upstream.requests.length;
     assert.equal(await toolCall(client), 'add');
@@ -131,10 +129,7 @@ test('metrics and /_proxy/cassettes move by the right amounts after known traffi
   const { proxy, client } = await setup(t);
   assert.equal(await toolCall(client), 'add');
   await client.embeddings.create({ model: 'text-embedding-3-small', input: 'x' });
-  await eventually(async () => {
-    await proxy.store.flushAll();
-    assert.equal((await readCassetteYaml(proxy.defaultCassette)).interactions.length, 2);
-  });
+  await cassetteWith(proxy, 2);
   assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="record",outcome="recorded"}'), 2);
   assert.equal(await metric(proxy, 'cassette_proxy_upstream_ttfb_seconds_count'), 2);
   assert.equal(await metric(proxy, 'cassette_proxy_upstream_duration_seconds_count'), 2);
@@ -176,22 +171,17 @@ test('replay-or-record with strict: a recording used before the proxy appended t
   const { upstream, proxy, client } = await setup(t, { mode: 'replay-or-record', replayPolicy: 'strict' });
   const ask = (input: string) => client.embeddings.create({ model: 'text-embedding-3-small', input });
   await ask('a'); // recorded
-  await eventually(async () => {
-    await proxy.store.flushAll();
-    assert.equal((await readCassetteYaml(proxy.defaultCassette)).interactions.length, 1);
-  });
-  await eventually(async () => {
-    const before = upstream.requests.length;
-    await ask('a'); // replayed: uses the one recording of "a"
-    assert.equal(upstream.requests.length, before);
-  });
+  await cassetteWith(proxy, 1);
+  await sleep(300); // past the revalidation window: the cassette with "a" is read
+  const sent = upstream.requests.length;
+  await ask('a'); // replayed: uses the one recording of "a"
+  assert.equal(upstream.requests.length, sent);
   await ask('b'); // recorded: the proxy appends to the cassette, which is then read again
-  await eventually(async () => {
-    await proxy.store.flushAll();
-    assert.equal((await readCassetteYaml(proxy.defaultCassette)).interactions.length, 2);
-  });
-  await new Promise((r) => setTimeout(r, 300)); // past the revalidation window: the new file is read
+  await cassetteWith(proxy, 2);
+  await sleep(300); // past the revalidation window: the new file is read
   const before = upstream.requests.length;
+  await ask('b'); // replayed: the new file was read
+  assert.equal(upstream.requests.length, before);
   await ask('a'); // the recording of "a" is used up, so this one goes upstream and is recorded
   assert.equal(upstream.requests.length, before + 1);
 });

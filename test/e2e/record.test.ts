@@ -19,7 +19,7 @@ import {
   makeTestKey,
   sseEvents,
 } from '../support/fake-upstream.js';
-import { allFiles, readCassetteYaml, startTestProxy, type TestProxy } from '../support/proxy.js';
+import { allFiles, cassetteWith, startTestProxy } from '../support/proxy.js';
 import { deferred, eventually } from '../support/wait.js';
 
 async function setup(t: import('node:test').TestContext, options: ConstructorParameters<typeof FakeUpstream>[0] = {}) {
@@ -28,16 +28,6 @@ async function setup(t: import('node:test').TestContext, options: ConstructorPar
   t.after(() => upstream.close());
   const proxy = await startTestProxy(t, { upstream: new URL(upstream.url) });
   return { key, upstream, proxy, client: proxy.client(key) };
-}
-
-/** The cassette once it holds `count` interactions. */
-async function cassetteWith(proxy: TestProxy, count: number, file = proxy.defaultCassette): Promise<any> {
-  return eventually(async () => {
-    await proxy.store.flushAll();
-    const cassette = await readCassetteYaml(file);
-    assert.equal(cassette.interactions.length, count);
-    return cassette;
-  });
 }
 
 async function streamToolCall(client: OpenAI) {

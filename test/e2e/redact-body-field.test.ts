@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import type OpenAI from 'openai';
 import { parseJsonPath, type JsonPath } from '../../src/json-path.js';
 import { FakeUpstream, SEED_TURN_ONE_REQUEST } from '../support/fake-upstream.js';
-import { readCassetteYaml, startTestProxy } from '../support/proxy.js';
-import { eventually } from '../support/wait.js';
+import { cassetteWith, startTestProxy } from '../support/proxy.js';
 
 const contents = [parseJsonPath('messages[*].content') as JsonPath];
 
@@ -27,10 +26,7 @@ test('a cassette recorded with --redact-body-field messages[*].content holds no 
   assert.equal(await ask(recorder.client('k'), question), 'add');
   assert.ok(upstream.requests[0]!.body.toString().includes('Ada Lovelace'), 'the upstream got the real prompt');
 
-  const cassette = await eventually(async () => {
-    await recorder.store.flushAll();
-    return readCassetteYaml(recorder.defaultCassette);
-  });
+  const cassette = await cassetteWith(recorder, 1);
   const text = await readFile(recorder.defaultCassette, 'utf8');
   for (const secret of ['Ada Lovelace', '4111-1111', 'helpful assistant']) assert.ok(!text.includes(secret), `${secret} is not in the cassette`);
   const recorded = JSON.parse(cassette.interactions[0].request.body);

@@ -13,7 +13,7 @@ import type { Config } from '../../src/config.js';
 import { parseJsonPath, type JsonPath } from '../../src/json-path.js';
 import { FakeUpstream, SEED_TURN_ONE_REQUEST, makeTestKey } from '../support/fake-upstream.js';
 import { fixture } from '../support/paths.js';
-import { readCassetteYaml, startTestProxy, type TestProxy } from '../support/proxy.js';
+import { cassetteWith, startTestProxy, type TestProxy } from '../support/proxy.js';
 import { eventually } from '../support/wait.js';
 
 /** An upstream address where nothing listens: any attempt to contact it would fail loudly. */
@@ -153,10 +153,7 @@ test('record → replay round trip gives byte-identical bodies, streamed, JSON a
     rawRequest(`${base}${call.path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: call.body });
   const recorded = [];
   for (const call of calls) recorded.push(await send(recorder.baseURL, call));
-  await eventually(async () => {
-    await recorder.store.flushAll();
-    assert.equal((await readCassetteYaml(recorder.defaultCassette)).interactions.length, calls.length);
-  });
+  await cassetteWith(recorder, calls.length);
 
   const player = await replayProxy(t, { cassetteDir: recorder.dir });
   for (const [i, call] of calls.entries()) {
@@ -199,10 +196,7 @@ test('with --replay-latency recorded a stream keeps its recorded gaps; without i
   const recorder = await startTestProxy(t, { upstream: new URL(upstream.url) });
   const call = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', input: 'Why cassettes?', stream: true }) };
   await rawRequest(`${recorder.baseURL}/responses`, call);
-  const cassette = await eventually(async () => {
-    await recorder.store.flushAll();
-    return readCassetteYaml(recorder.defaultCassette);
-  });
+  const cassette = await cassetteWith(recorder, 1);
   const offsets: number[] = cassette.interactions[0].cassette_proxy.event_offsets_ms;
   assert.equal(offsets.length, 8);
   const recordedGaps = offsets.slice(1).map((o, i) => o - offsets[i]!);
@@ -306,10 +300,7 @@ test('a request with a credential in its query matches its redacted recording, a
   const secret = makeTestKey().slice(3, 30);
   const recorded = await rawRequest(`${recorder.baseURL}/models?key=${secret}&limit=5`);
   assert.equal(recorded.status, 200);
-  await eventually(async () => {
-    await recorder.store.flushAll();
-    assert.equal((await readCassetteYaml(recorder.defaultCassette)).interactions.length, 1);
-  });
+  await cassetteWith(recorder, 1);
   const player = await replayProxy(t, { cassetteDir: recorder.dir });
   const hit = await rawRequest(`${player.baseURL}/models?key=${secret}&limit=5`);
   assert.equal(hit.status, 200, hit.body.toString());

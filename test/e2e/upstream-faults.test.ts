@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { tempDir } from '../support/paths.js';
-import { readCassetteYaml, startTestProxy, type TestProxy } from '../support/proxy.js';
+import { cassetteWith, startTestProxy, type TestProxy } from '../support/proxy.js';
 import { selfSignedCert } from '../support/tls.js';
 import { eventually } from '../support/wait.js';
 
@@ -98,9 +98,6 @@ test('a slow trickle arrives event by event and is saved complete; the timeout o
   for await (const _ of res.body!) arrivals.push(performance.now() - started);
   assert.equal(arrivals.length, 5, 'five separate events');
   assert.ok(arrivals.at(-1)! - arrivals[0]! >= 350, 'they came over time, not at once');
-  const cassette = await eventually(async () => {
-    await proxy.store.flushAll();
-    return readCassetteYaml(proxy.defaultCassette);
-  });
+  const cassette = await cassetteWith(proxy, 1);
   assert.equal(cassette.interactions[0].cassette_proxy.event_offsets_ms.length, 5);
 });

@@ -13,6 +13,7 @@ import { readCassette } from '../../src/cassette/store.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { tempDir } from '../support/paths.js';
 import { spawnProxy } from '../support/spawn.js';
+import { eventually } from '../support/wait.js';
 
 const ROUNDS = 20;
 
@@ -42,7 +43,7 @@ test(`SIGKILL at random moments while recording, ${ROUNDS} rounds: every cassett
     const onDisk = async (): Promise<number> =>
       ((await (await fetch(`${proxy.url}/_proxy/cassettes`)).json()) as { cassettes: { interactions_on_disk: number }[] }).cassettes[0]?.interactions_on_disk ?? 0;
     // Let this round save something new, then kill it at a random moment of what follows.
-    for (let waited = 0; (await onDisk()) <= lastCount && waited < 5000; waited += 20) await sleep(20);
+    await eventually(async () => assert.ok((await onDisk()) > lastCount, `round ${round}: nothing new was saved`), 5000);
     await sleep(Math.random() * 150);
     const saved = await onDisk();
     await proxy.stop('SIGKILL');
@@ -63,7 +64,6 @@ test(`SIGKILL at random moments while recording, ${ROUNDS} rounds: every cassett
     if (count > 0) assert.equal((load(await readFile(file, 'utf8')) as { interactions: unknown[] }).interactions.length, count);
     lastCount = count;
   }
-  assert.ok(lastCount >= ROUNDS, `every round saved something new (${lastCount} interactions after ${ROUNDS} rounds)`);
   const leftovers = (await readdir(temp.dir)).filter((f) => f.endsWith('.tmp'));
   assert.ok(leftovers.length <= 1, `temp files of killed processes are cleaned up by the next one (left: ${leftovers.join(', ')})`);
 });

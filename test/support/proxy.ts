@@ -7,7 +7,9 @@ import OpenAI from 'openai';
 import type { Config } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy, type RunningProxy } from '../../src/server/server.js';
+import assert from 'node:assert/strict';
 import { tempDir } from './paths.js';
+import { eventually } from './wait.js';
 
 export interface TestProxy extends RunningProxy {
   dir: string;
@@ -62,7 +64,22 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
 
 /** Reads a cassette with plain js-yaml, as any other tool would. */
 export async function readCassetteYaml(file: string): Promise<any> {
-  return load(await readFile(file, 'utf8'), { schema: CORE_SCHEMA.withTags(binaryTag) });
+  return parseCassetteYaml(await readFile(file, 'utf8'));
+}
+
+/** A cassette's text read by plain js-yaml (not our loader), with the !!binary tag. */
+export function parseCassetteYaml(text: string): any {
+  return load(text, { schema: CORE_SCHEMA.withTags(binaryTag) });
+}
+
+/** The cassette once it holds `count` interactions: saves are asynchronous, so this flushes and waits. */
+export async function cassetteWith(proxy: RunningProxy, count: number, file = proxy.defaultCassette, timeoutMs?: number): Promise<any> {
+  return eventually(async () => {
+    await proxy.store.flushAll();
+    const cassette = await readCassetteYaml(file);
+    assert.equal(cassette.interactions.length, count);
+    return cassette;
+  }, timeoutMs);
 }
 
 /** Every file under a folder, recursively, with its bytes. */

@@ -8,11 +8,15 @@ import { test } from 'node:test';
 import { UsageError, parseConfig } from '../../src/cli/options.js';
 
 async function withEnv<T>(env: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
   Object.assign(process.env, env);
   try {
     return await run();
   } finally {
-    for (const key of Object.keys(env)) delete process.env[key];
+    for (const [key, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
   }
 }
 

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
 import { serializeInteraction } from '../../src/cassette/codec.js';
 import { CassetteFile, readCassette, type NewInteraction } from '../../src/cassette/store.js';
 import { silentLogger } from '../../src/log.js';
 import { RequestViewer } from '../../src/match/request-view.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
 import { tempDir } from '../support/paths.js';
+import { parseCassetteYaml } from '../support/proxy.js';
 
 const PAGE = 4096;
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -26,7 +26,7 @@ const binary = Uint8Array.from([0, 255, 128, 10, 32, 35]);
 
 /** What another reader sees: plain js-yaml on the file read as text. */
 function jsYamlCount(bytes: Buffer): number {
-  const doc = load(bytes.toString('utf8'), { schema: CORE_SCHEMA.withTags(binaryTag) }) as { interactions: unknown[] | null };
+  const doc = parseCassetteYaml(bytes.toString('utf8')) as { interactions: unknown[] | null };
   return doc.interactions?.length ?? 0;
 }
 
@@ -104,12 +104,17 @@ test('replay reads a cassette again once a save it read mid-way commits, even wh
   const [before, after] = files as [Buffer, Buffer];
   const pending = pendingPart(before, after);
   await writeFile(file, Buffer.concat([before, pending]));
-  const { mtime } = await stat(file);
+  // A whole second: utimes keeps only milliseconds, and the file system's finer mtime would change otherwise.
+  const mtime = new Date(Math.floor(Date.now() / 1000) * 1000);
+  await utimes(file, mtime, mtime);
+  const { mtimeMs, size } = await stat(file);
   const cassettes = new ReplayCassettes(new RequestViewer({ ignore: [], headers: [] }), 'repeat', silentLogger(), 0);
   assert.equal((await cassettes.table(file)).usage().interactions, 1, 'read mid-save: the pending interaction is not there yet');
 
   // The commit: one byte, same inode and size; the mtime put back, as a coarse clock would leave it.
   await writeFile(file, after);
   await utimes(file, mtime, mtime);
+  const now = await stat(file);
+  assert.deepEqual([now.mtimeMs, now.size], [mtimeMs, size], 'precondition: size and mtime as they were');
   assert.equal((await cassettes.table(file)).usage().interactions, 2);
 });
