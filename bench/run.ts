@@ -42,7 +42,7 @@ interface Row {
   ours: number[];
   baseline: number[];
   baselineName: string;
-  /** How the two compare: `ratio` ours/baseline, `inverse` baseline/ours, `added` ours−baseline. */
+  /** How the two compare: `ratio` ours/baseline, `added` ours−baseline. */
   compare: 'ratio' | 'added';
   /** None for a row that only explains another. */
   target?: { op: '<=' | '>='; value: number };
@@ -87,69 +87,89 @@ async function prime(url: string, count: number): Promise<void> {
   if (result.errors > 0) throw new Error(`priming ${url}: ${result.errors} errors`);
 }
 
+interface Contender {
+  name: string;
+  start: () => Promise<Server>;
+  runs: Load[];
+}
+
+/**
+ * Measures the contenders taking turns: in each run every one is started fresh, warmed with the
+ * load it is then measured with, and stopped, in an order that rotates from run to run, so that
+ * the machine's drift falls on all of them alike. Every one gets the same load.
+ */
+async function takeTurns(contenders: Contender[], url: (base: string) => string, distinct: number): Promise<void> {
+  for (let i = 0; i < REPS; i++) {
+    for (let j = 0; j < contenders.length; j++) {
+      const contender = contenders[(i + j) % contenders.length]!;
+      const server = await contender.start();
+      await warm(url(server.url), distinct);
+      const result = await load({ url: url(server.url), distinct });
+      await server.stop();
+      if (result.errors > 0) throw new Error(`${contender.name}: ${result.errors} errors under load`);
+      contender.runs.push(result);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const upstream = await startServer([js('upstream')]);
   const chat = (base: string) => `${base}/v1/chat/completions`;
   const sseUrl = (base: string, events = 100, spacing = 5) => `${base}/v1/sse?events=${events}&spacing=${spacing}`;
+  const ours = (name: string, mode: string, dir: () => Promise<string>, extra: string[] = []): Contender => ({
+    name,
+    start: async () => proxy(mode, mode === 'replay' ? 'http://127.0.0.1:9' : upstream.url, await dir(), extra),
+    runs: [],
+  });
+  const rps = (runs: Load[]) => runs.map((r) => r.rps);
+  const p99 = (runs: Load[]) => runs.map((r) => r.p99);
   try {
     // 1. SSE event latency, record mode, 32 streams of 100 events 5 ms apart.
     if (only('sse')) {
-    const direct: Sse[] = [];
-    const viaProxy: Sse[] = [];
-    await sse(sseUrl(upstream.url), 32);
-    for (let i = 0; i < REPS; i++) {
-      direct.push(await sse(sseUrl(upstream.url), 32));
-      const p = await proxy('record', upstream.url, await tempDir());
-      // Warm-up (twice: JIT and connection pools): a sidecar runs for hours, so steady state is what counts.
-      await sse(sseUrl(p.url), 32);
-      await sse(sseUrl(p.url), 32);
-      viaProxy.push(await sse(sseUrl(p.url), 32));
-      await p.stop();
-    }
-    const sseRow = (metric: string, pick: (s: Sse) => number, compare: Row['compare'], target: Row['target']) =>
-      row({ scenario: 'SSE event latency (record, 32×100 events @5 ms)', metric, ours: viaProxy.map(pick), baseline: direct.map(pick), baselineName: 'direct to upstream', compare, target, unit: 'ms' });
-    sseRow('p50 added', (s) => s.p50, 'added', { op: '<=', value: 1 });
-    sseRow('p99 added', (s) => s.p99, 'added', { op: '<=', value: 1 });
-    sseRow('first event', (s) => s.first, 'ratio', { op: '<=', value: 2 });
+      const direct: Sse[] = [];
+      const viaProxy: Sse[] = [];
+      await sse(sseUrl(upstream.url), 32);
+      for (let i = 0; i < REPS; i++) {
+        direct.push(await sse(sseUrl(upstream.url), 32));
+        const p = await proxy('record', upstream.url, await tempDir());
+        // Warm-up (twice: JIT and connection pools): a sidecar runs for hours, so steady state is what counts.
+        await sse(sseUrl(p.url), 32);
+        await sse(sseUrl(p.url), 32);
+        viaProxy.push(await sse(sseUrl(p.url), 32));
+        await p.stop();
+      }
+      const sseRow = (metric: string, pick: (s: Sse) => number, compare: Row['compare'], target: Row['target']) =>
+        row({ scenario: 'SSE event latency (record, 32×100 events @5 ms)', metric, ours: viaProxy.map(pick), baseline: direct.map(pick), baselineName: 'direct to upstream', compare, target, unit: 'ms' });
+      sseRow('p50 added', (s) => s.p50, 'added', { op: '<=', value: 1 });
+      sseRow('p99 added', (s) => s.p99, 'added', { op: '<=', value: 1 });
+      sseRow('first event', (s) => s.first, 'ratio', { op: '<=', value: 2 });
     }
 
-    // 2. Non-streamed throughput and p99, record mode, distinct bodies, 32 connections. Every
-    // configuration gets the same load (the same distinct bodies, so the generator does the same
-    // work), and the configurations take turns within each run, so that the machine's drift falls
-    // on all of them alike. The extra configurations show where the gap to bare http-proxy lies.
+    // 2. Non-streamed throughput and p99, record mode, distinct bodies, 32 connections, against
+    // bare http-proxy. The contenders without a target show where the gap to it lies.
     let recordRuns: Load[] = [];
     if (only('record') || only('peers')) {
-      interface Config {
-        name: string;
-        start: () => Promise<Server>;
-        runs: Load[];
-      }
-      const ours = (name: string, mode: string, extra: string[] = []): Config => ({ name, start: async () => proxy(mode, upstream.url, await tempDir(), extra), runs: [] });
-      const bare: Config = { name: 'bare http-proxy', start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: [] };
-      const recorded = ours('record', 'record');
+      const bare: Contender = { name: 'bare http-proxy', start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: [] };
+      const recorded = ours('record', 'record', tempDir);
       const warn = ['--log-level', 'warn'];
-      const breakdown = only('record') ? [ours('passthrough, --log-level warn', 'passthrough', warn), ours('passthrough', 'passthrough'), ours('record, --log-level warn', 'record', warn)] : [];
-      for (let i = 0; i < REPS; i++) {
-        for (const config of [bare, recorded, ...breakdown]) {
-          const server = await config.start();
-          await warm(chat(server.url));
-          config.runs.push(await load({ url: chat(server.url), distinct: 1e9 }));
-          await server.stop();
-        }
-      }
+      const breakdown = only('record') ? [ours('passthrough, --log-level warn', 'passthrough', tempDir, warn), ours('passthrough', 'passthrough', tempDir), ours('record, --log-level warn', 'record', tempDir, warn)] : [];
+      await takeTurns([bare, recorded, ...breakdown], chat, 1e9);
       recordRuns = recorded.runs;
-      const rps = (runs: Load[]) => runs.map((r) => r.rps);
       row({ scenario: 'Record, non-streamed, 32 connections', metric: 'throughput', ours: rps(recordRuns), baseline: rps(bare.runs), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '>=', value: 0.8 }, unit: 'req/s' });
-      row({ scenario: 'Record, non-streamed, 32 connections', metric: 'p99 latency', ours: recordRuns.map((r) => r.p99), baseline: bare.runs.map((r) => r.p99), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
-      for (const config of breakdown) {
-        row({ scenario: 'Where the gap lies (no target)', metric: config.name, ours: rps(config.runs), baseline: rps(bare.runs), baselineName: 'bare http-proxy', compare: 'ratio', unit: 'req/s' });
+      row({ scenario: 'Record, non-streamed, 32 connections', metric: 'p99 latency', ours: p99(recordRuns), baseline: p99(bare.runs), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+      for (const contender of breakdown) {
+        row({ scenario: 'Where the gap lies (no target)', metric: contender.name, ours: rps(contender.runs), baseline: rps(bare.runs), baselineName: 'bare http-proxy', compare: 'ratio', unit: 'req/s' });
       }
     }
 
-    // 3. Ten seconds of continuous recording into one cassette: no slow-down as it grows.
+    // 3. Ten seconds of continuous recording into one new cassette: no slow-down as it grows. The
+    // proxy is warmed on another cassette first, so that the first second is not a cold start.
     if (only('growth')) {
       const p = await proxy('record', upstream.url, await tempDir());
+      await warm(chat(p.url));
+      const switched = await fetch(`${p.url}/_proxy/mode`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cassette: 'growth' }) });
+      if (!switched.ok) throw new Error(`switching the cassette: ${switched.status} ${await switched.text()}`);
       const result = await load({ url: chat(p.url), distinct: 1e9, seconds: 10 });
       await p.stop();
       // autocannon ends with a partial tick: the last whole second is the one before it.
@@ -157,26 +177,20 @@ async function main(): Promise<void> {
       row({ scenario: 'Record for 10 s into one cassette', metric: 'last second', ours: [seconds.at(-1)!], baseline: [seconds[0]!], baselineName: 'first second', compare: 'ratio', target: { op: '>=', value: 0.9 }, unit: 'req/s' });
     }
 
-    // 4. Replay throughput and p99 from a cassette of 1,000 interactions.
+    // 4. Replay throughput and p99 from a cassette of 1,000 interactions, against bare node:http
+    // answering a fixed body; both get the same 1,000 distinct requests.
     let replayRuns: Load[] = [];
     if (only('replay') || only('peers')) {
-    const bareHttp = await startServer([js('bare-http')]);
-    await warm(chat(bareHttp.url));
-    const bareHttpRuns = await repeat(REPS, () => load({ url: chat(bareHttp.url), distinct: 0 }));
-    await bareHttp.stop();
-    const replayDir = await tempDir();
-    {
-      const p = await proxy('record', upstream.url, replayDir);
-      await prime(chat(p.url), 1000);
-      await p.stop();
-    }
-    const player = await proxy('replay', 'http://127.0.0.1:9', replayDir);
-    await warm(chat(player.url), 1000);
-    replayRuns = await repeat(REPS, () => load({ url: chat(player.url), distinct: 1000 }));
-    await player.stop();
-    if (replayRuns.some((r) => r.errors > 0)) throw new Error('replay answered with errors');
-    row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'throughput', ours: replayRuns.map((r) => r.rps), baseline: bareHttpRuns.map((r) => r.rps), baselineName: 'bare node:http', compare: 'ratio', target: { op: '>=', value: 0.5 }, unit: 'req/s' });
-    row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'p99 latency', ours: replayRuns.map((r) => r.p99), baseline: bareHttpRuns.map((r) => r.p99), baselineName: 'bare node:http', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+      const replayDir = await tempDir();
+      const recorder = await proxy('record', upstream.url, replayDir);
+      await prime(chat(recorder.url), 1000);
+      await recorder.stop();
+      const bareHttp: Contender = { name: 'bare node:http', start: () => startServer([js('bare-http')]), runs: [] };
+      const player = ours('replay', 'replay', async () => replayDir);
+      await takeTurns([bareHttp, player], chat, 1000);
+      replayRuns = player.runs;
+      row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'throughput', ours: rps(replayRuns), baseline: rps(bareHttp.runs), baselineName: 'bare node:http', compare: 'ratio', target: { op: '>=', value: 0.5 }, unit: 'req/s' });
+      row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'p99 latency', ours: p99(replayRuns), baseline: p99(bareHttp.runs), baselineName: 'bare node:http', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
     }
 
     // 5. The peers doing the same work: record (distinct bodies) and replay (1,000 recorded).
@@ -207,70 +221,67 @@ async function main(): Promise<void> {
       await warm(chat(server.url), 1000);
       const peerReplay = await repeat(peerReps, () => load({ url: chat(server.url), distinct: 1000 }));
       await server.stop();
-      row({ scenario: `Record vs ${peer.name}`, metric: 'throughput', ours: recordRuns.map((r) => r.rps), baseline: peerRecord.map((r) => r.rps), baselineName: peer.name, compare: 'ratio', target: { op: '>=', value: 20 }, unit: 'req/s' });
-      row({ scenario: `Replay vs ${peer.name}`, metric: 'throughput', ours: replayRuns.map((r) => r.rps), baseline: peerReplay.map((r) => r.rps), baselineName: peer.name, compare: 'ratio', target: { op: '>=', value: 20 }, unit: 'req/s' });
+      row({ scenario: `Record vs ${peer.name}`, metric: 'throughput', ours: rps(recordRuns), baseline: rps(peerRecord), baselineName: peer.name, compare: 'ratio', target: { op: '>=', value: 20 }, unit: 'req/s' });
+      row({ scenario: `Replay vs ${peer.name}`, metric: 'throughput', ours: rps(replayRuns), baseline: rps(peerReplay), baselineName: peer.name, compare: 'ratio', target: { op: '>=', value: 20 }, unit: 'req/s' });
     }
 
     // 6. Cost of saving one interaction as the cassette grows.
     if (only('save')) {
-    const saves = await repeat(REPS, () => runJson<Record<string, number>>([js('save-cost')]));
-    for (const size of ['1000', '10000']) {
-      row({ scenario: 'Save one interaction (durable)', metric: `into ${Number(size).toLocaleString('en')}`, ours: saves.map((s) => s[size]!), baseline: saves.map((s) => s['100']!), baselineName: 'into 100', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
-    }
-
+      const saves = await repeat(REPS, () => runJson<Record<string, number>>([js('save-cost')]));
+      for (const size of ['1000', '10000']) {
+        row({ scenario: 'Save one interaction (durable)', metric: `into ${Number(size).toLocaleString('en')}`, ours: saves.map((s) => s[size]!), baseline: saves.map((s) => s['100']!), baselineName: 'into 100', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
+      }
     }
 
     // 7. Loading a cassette of 10,000 interactions for replay.
     if (only('load')) {
-    const loads = await repeat(REPS, () => runJson<{ ours: number; jsYaml: number }>([js('load-cassette')]));
-    row({ scenario: 'Load a 10,000-interaction cassette', metric: 'read, check, index', ours: loads.map((l) => l.ours), baseline: loads.map((l) => l.jsYaml), baselineName: 'js-yaml parse', compare: 'ratio', target: { op: '<=', value: 1.5 }, unit: 'ms' });
-
+      const loads = await repeat(REPS, () => runJson<{ ours: number; jsYaml: number }>([js('load-cassette')]));
+      row({ scenario: 'Load a 10,000-interaction cassette', metric: 'read, check, index', ours: loads.map((l) => l.ours), baseline: loads.map((l) => l.jsYaml), baselineName: 'js-yaml parse', compare: 'ratio', target: { op: '<=', value: 1.5 }, unit: 'ms' });
     }
 
     // 8. Memory: idle, and under 200 concurrent streams in record mode.
     if (only('memory')) {
-    const idle: number[] = [];
-    const underLoad: number[] = [];
-    const bareUnderLoad: number[] = [];
-    for (let i = 0; i < Math.max(1, REPS - 1); i++) {
-      const p = await proxy('record', upstream.url, await tempDir());
-      await sleep(1000);
-      idle.push((await memoryMb(p.child.pid!)).rss);
-      await resetPeak(p.child.pid!);
-      await sse(sseUrl(p.url), 200);
-      underLoad.push((await memoryMb(p.child.pid!)).peak);
-      await p.stop();
-      const b = await startServer([js('bare-http-proxy'), upstream.url]);
-      await sleep(1000);
-      await resetPeak(b.child.pid!);
-      await sse(sseUrl(b.url), 200);
-      bareUnderLoad.push((await memoryMb(b.child.pid!)).peak);
-      await b.stop();
-    }
-    row({ scenario: 'Memory, idle', metric: 'resident', ours: idle, baseline: [60], baselineName: 'limit 60 MB', compare: 'ratio', target: { op: '<=', value: 1 }, unit: 'MB' });
-    row({ scenario: 'Memory, 200 streams in record mode', metric: 'peak resident', ours: underLoad, baseline: bareUnderLoad, baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 1.25 }, unit: 'MB' });
-
+      const idle: number[] = [];
+      const underLoad: number[] = [];
+      const bareUnderLoad: number[] = [];
+      for (let i = 0; i < Math.max(1, REPS - 1); i++) {
+        const p = await proxy('record', upstream.url, await tempDir());
+        await sleep(1000);
+        idle.push((await memoryMb(p.child.pid!)).rss);
+        await resetPeak(p.child.pid!);
+        await sse(sseUrl(p.url), 200);
+        underLoad.push((await memoryMb(p.child.pid!)).peak);
+        await p.stop();
+        const b = await startServer([js('bare-http-proxy'), upstream.url]);
+        await sleep(1000);
+        await resetPeak(b.child.pid!);
+        await sse(sseUrl(b.url), 200);
+        bareUnderLoad.push((await memoryMb(b.child.pid!)).peak);
+        await b.stop();
+      }
+      row({ scenario: 'Memory, idle', metric: 'resident', ours: idle, baseline: [60], baselineName: 'limit 60 MB', compare: 'ratio', target: { op: '<=', value: 1 }, unit: 'MB' });
+      row({ scenario: 'Memory, 200 streams in record mode', metric: 'peak resident', ours: underLoad, baseline: bareUnderLoad, baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 1.25 }, unit: 'MB' });
     }
 
     // 9. Recording one 100 MB response.
     if (only('big')) {
-    const growth: number[] = [];
-    for (let i = 0; i < Math.max(1, REPS - 1); i++) {
-      const p = await proxy('record', upstream.url, await tempDir());
-      await sleep(500);
-      const before = (await memoryMb(p.child.pid!)).rss;
-      await resetPeak(p.child.pid!);
-      const res = await fetch(`${p.url}/v1/big?mb=100`);
-      for await (const _ of res.body!) void _;
-      for (let wait = 0; wait < 600; wait++) {
-        const summary = (await (await fetch(`${p.url}/_proxy/cassettes`)).json()) as { cassettes: { interactions_on_disk: number }[] };
-        if (summary.cassettes[0]?.interactions_on_disk === 1) break;
-        await sleep(100);
+      const growth: number[] = [];
+      for (let i = 0; i < Math.max(1, REPS - 1); i++) {
+        const p = await proxy('record', upstream.url, await tempDir());
+        await sleep(500);
+        const before = (await memoryMb(p.child.pid!)).rss;
+        await resetPeak(p.child.pid!);
+        const res = await fetch(`${p.url}/v1/big?mb=100`);
+        for await (const _ of res.body!) void _;
+        for (let wait = 0; wait < 600; wait++) {
+          const summary = (await (await fetch(`${p.url}/_proxy/cassettes`)).json()) as { cassettes: { interactions_on_disk: number }[] };
+          if (summary.cassettes[0]?.interactions_on_disk === 1) break;
+          await sleep(100);
+        }
+        growth.push((await memoryMb(p.child.pid!)).peak - before);
+        await p.stop();
       }
-      growth.push((await memoryMb(p.child.pid!)).peak - before);
-      await p.stop();
-    }
-    row({ scenario: 'Record one 100 MB response', metric: 'memory growth', ours: growth, baseline: [100], baselineName: 'body size', compare: 'ratio', target: { op: '<=', value: 2.5 }, unit: 'MB' });
+      row({ scenario: 'Record one 100 MB response', metric: 'memory growth', ours: growth, baseline: [100], baselineName: 'body size', compare: 'ratio', target: { op: '<=', value: 2.5 }, unit: 'MB' });
     }
   } finally {
     await upstream.stop();
