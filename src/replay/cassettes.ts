@@ -1,8 +1,8 @@
 /**
  * Cassettes for replay: read once, parsed once, indexed once, kept in memory. A cassette that
  * changes on disk is picked up without a restart: a request looks at the file's identity (inode,
- * size, mtime) at most every `revalidateMs`, and a changed file is loaded again (its replay counts
- * start over). A missing or broken cassette is an error naming the file for the requests that need
+ * size, mtime) at most every `revalidateMs`, and a changed file is loaded again (replay counts carry
+ * over when it was only appended to: MatchTable.inherit). A missing or broken cassette is an error naming the file for the requests that need
  * it (the others are served); it is parsed again only when the file changes.
  */
 import { stat } from 'node:fs/promises';

@@ -95,3 +95,17 @@ test('a file that is not UTF-8, and a hand-edited cassette with missing or misty
   assert.equal(res.status, 200, 'missing optional fields read as empty, as go-vcr reads them');
   await seedStillServes(proxy);
 });
+
+test('a hand-edited header that HTTP cannot carry is left out of the answer; the rest is served', async (t) => {
+  const proxy = await replayProxy(t);
+  const edited = interaction(7) as any;
+  edited.response.headers = { 'Content-Type': ['application/json'], 'Bad Name': ['x'], 'X-Control': ['a\u0001b'], 'X-Fine': ['ok'] };
+  await writeFile(path.join(proxy.dir, 'headers.yaml'), `---\n${dump({ version: 2, interactions: [edited] })}`);
+  const res = await fetch(`${proxy.baseURL}/models/m7`, { headers: { 'x-cassette': 'headers' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-fine'), 'ok');
+  assert.equal(res.headers.get('x-control'), null);
+  assert.ok(![...res.headers.keys()].some((name) => name.includes(' ')));
+  assert.equal(((await res.json()) as { id: string }).id, 'm7');
+  await seedStillServes(proxy);
+});
