@@ -3,7 +3,8 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cassetteText, serializeInteraction } from '../src/cassette/codec.js';
-import { writeAtomically, type NewInteraction } from '../src/cassette/store.js';
+import { writeAtomically } from '../src/cassette/store.js';
+import type { NewInteraction } from '../src/cassette/types.js';
 
 export function chatInteraction(i: number): NewInteraction {
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Question number ${i}: what is ${i} + ${i}?` }] });

@@ -125,25 +125,37 @@ async function main(): Promise<void> {
   const rps = (runs: Load[]) => runs.map((r) => r.rps);
   const p99 = (runs: Load[]) => runs.map((r) => r.p99);
   try {
-    // 1. SSE event latency, record mode, 32 streams of 100 events 5 ms apart.
+    // 1. SSE event latency, record mode, 32 streams of 100 events 5 ms apart. Bare http-proxy,
+    // measured the same way, shows what one hop through Node costs on this machine by itself.
     if (only('sse')) {
       const direct: Sse[] = [];
       const viaProxy: Sse[] = [];
+      const viaBare: Sse[] = [];
+      const contenders = [
+        { start: async () => proxy('record', upstream.url, await tempDir()), runs: viaProxy },
+        { start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: viaBare },
+      ];
       await sse(sseUrl(upstream.url), 32);
       for (let i = 0; i < REPS; i++) {
         direct.push(await sse(sseUrl(upstream.url), 32));
-        const p = await proxy('record', upstream.url, await tempDir());
-        // Warm-up (twice: JIT and connection pools): a sidecar runs for hours, so steady state is what counts.
-        await sse(sseUrl(p.url), 32);
-        await sse(sseUrl(p.url), 32);
-        viaProxy.push(await sse(sseUrl(p.url), 32));
-        await p.stop();
+        for (let j = 0; j < contenders.length; j++) {
+          const { start, runs } = contenders[(i + j) % contenders.length]!;
+          const p = await start();
+          // Warm-up (twice: JIT and connection pools): a sidecar runs for hours, so steady state is what counts.
+          await sse(sseUrl(p.url), 32);
+          await sse(sseUrl(p.url), 32);
+          runs.push(await sse(sseUrl(p.url), 32));
+          await p.stop();
+        }
       }
       const sseRow = (metric: string, pick: (s: Sse) => number, compare: Row['compare'], target: Row['target']) =>
         row({ scenario: 'SSE event latency (record, 32×100 events @5 ms)', metric, ours: viaProxy.map(pick), baseline: direct.map(pick), baselineName: 'direct to upstream', compare, target, unit: 'ms' });
       sseRow('p50 added', (s) => s.p50, 'added', { op: '<=', value: 1 });
       sseRow('p99 added', (s) => s.p99, 'added', { op: '<=', value: 1 });
       sseRow('first event', (s) => s.first, 'ratio', { op: '<=', value: 2 });
+      for (const [metric, pick] of [['bare http-proxy, p50 added', (s: Sse) => s.p50], ['bare http-proxy, p99 added', (s: Sse) => s.p99]] as const) {
+        row({ scenario: 'One hop by itself (no target)', metric, ours: viaBare.map(pick), baseline: direct.map(pick), baselineName: 'direct to upstream', compare: 'added', unit: 'ms' });
+      }
     }
 
     // 2. Non-streamed throughput and p99, record mode, distinct bodies, 32 connections, against

@@ -6,7 +6,7 @@
  */
 import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
 import { ProxyError } from '../errors.js';
-import { BodyNode, sequenceItem, type Node } from './emit.js';
+import { BodyNode, itemLines, sequenceItem, type ItemLines, type Node } from './emit.js';
 import {
   CASSETTE_VERSION,
   EXTENSION_KEY,
@@ -16,6 +16,7 @@ import {
   type CassetteResponse,
   type HeaderMap,
   type Interaction,
+  type NewInteraction,
   type ProxyExtension,
 } from './types.js';
 
@@ -43,7 +44,7 @@ export const CASSETTE_PREAMBLE = `---\nversion: ${CASSETTE_VERSION}\n`;
  * line becomes a comment and the interactions below it continue the `interactions` list.
  */
 export const PENDING_SAVE = { line: '_: |\n', commit: '#' } as const;
-// The interactions of a pending save are written in ASCII (interactionBytes' `ascii`), so that a
+// The interactions of a pending save are written in ASCII (renderInteraction's `ascii`), so that a
 // cut never leaves half a UTF-8 character, which Go's YAML reader refuses anywhere in a file.
 const PENDING_TAIL = Buffer.from(`\n${PENDING_SAVE.line}`);
 
@@ -58,12 +59,22 @@ export function cassetteText(blocks: readonly string[]): string {
   return blocks.length === 0 ? `${CASSETTE_PREAMBLE}interactions: []\n` : `${CASSETTE_PREAMBLE}interactions:\n${blocks.join('')}`;
 }
 
-/**
- * One interaction as a YAML sequence item (`    - id: …`, ending in a newline), as buffers to write
- * in a row; those of a large body are made as the iteration reaches them. `ascii`: see sequenceItem.
- */
+/** An interaction as YAML, all but its `id` line, which the save that places it adds (renderedBytes). */
+export type RenderedInteraction = ItemLines;
+
+/** Turns an interaction into YAML once; a large body's bytes are made when written. `ascii`: see itemLines. */
+export function renderInteraction(interaction: NewInteraction, ascii = false): RenderedInteraction {
+  return itemLines(orderedInteraction(interaction), ascii);
+}
+
+/** A rendered interaction as the sequence item `    - id: …` (ending in a newline), as buffers to write in a row. */
+export function renderedBytes(rendered: RenderedInteraction, id: number): Iterable<Buffer> {
+  return sequenceItem('id', id, rendered);
+}
+
+/** One interaction as a YAML sequence item; see renderInteraction and renderedBytes. */
 export function interactionBytes(interaction: Interaction, ascii = false): Iterable<Buffer> {
-  return sequenceItem(orderedInteraction(interaction), ascii);
+  return renderedBytes(renderInteraction(interaction, ascii), interaction.id);
 }
 
 /** The same as text. */
@@ -237,8 +248,8 @@ class Checker {
   }
 }
 
-/** go-vcr's key order, with the keys it omits when empty left out. */
-function orderedInteraction(i: Interaction): Record<string, Node> {
+/** go-vcr's key order (after `id`), with the keys it omits when empty left out. */
+function orderedInteraction(i: NewInteraction): Record<string, Node> {
   const q = i.request;
   const r = i.response;
   const request = {
@@ -271,7 +282,7 @@ function orderedInteraction(i: Interaction): Record<string, Node> {
     code: r.code,
     duration: r.duration,
   };
-  const out: Record<string, Node> = { id: i.id, request, response };
+  const out: Record<string, Node> = { request, response };
   const ext = i[EXTENSION_KEY];
   if (ext?.event_offsets_ms?.length) out[EXTENSION_KEY] = { event_offsets_ms: ext.event_offsets_ms };
   return out;

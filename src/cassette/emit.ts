@@ -141,13 +141,11 @@ export class BodyNode {
 
 export type Node = string | number | boolean | BodyNode | Node[] | { [key: string]: Node | undefined } | undefined;
 
-/** Writes `key: value` lines for every defined entry of `map`; `dash` puts the first key after `- `. */
-function mapping(out: Out, map: Record<string, Node | undefined>, indent: string, dash = false): void {
-  let first = true;
+/** Writes `key: value` lines for every defined entry of `map`. */
+function mapping(out: Out, map: Record<string, Node | undefined>, indent: string): void {
   for (const [key, value] of Object.entries(map)) {
     if (value === undefined) continue;
-    out.str(`${first && dash ? `${indent.slice(INDENT.length)}- ` : indent}${scalar(key, out.ascii)}:`);
-    first = false;
+    out.str(`${indent}${scalar(key, out.ascii)}:`);
     node(out, value, indent);
   }
 }
@@ -174,17 +172,26 @@ function node(out: Out, value: Node, indent: string): void {
   mapping(out, value as Record<string, Node>, indent + INDENT);
 }
 
+/** A sequence item's lines after its first one, ready to write (see itemLines). */
+export type ItemLines = readonly Part[];
+
 /**
- * One sequence item `    - key: …` (its first key on the dash line), as buffers to write in a row.
- * A large body's buffers are made only as the caller iterates, a slice at a time. With `ascii`,
- * every byte is ASCII (text past ASCII is double-quoted with escapes, not a literal block): a
- * write cut short anywhere then never splits a character, which a YAML reader that checks UTF-8
- * first (Go's) would refuse in the whole file.
+ * The lines of a sequence item after its first one (keys at column 6): bytes made now, and a large
+ * body's bytes made a slice at a time whenever they are written. With `ascii`, every byte is ASCII
+ * (text past ASCII is double-quoted with escapes, not a literal block): a write cut short anywhere
+ * then never splits a character, which a YAML reader that checks UTF-8 first (Go's) would refuse
+ * in the whole file.
  */
-export function* sequenceItem(map: Record<string, Node | undefined>, ascii = false): Generator<Buffer> {
+export function itemLines(map: Record<string, Node | undefined>, ascii = false): ItemLines {
   const out = new Out(ascii);
-  mapping(out, map, ITEM_INDENT, true);
-  for (const part of out.done()) {
+  mapping(out, map, ITEM_INDENT);
+  return out.done();
+}
+
+/** One sequence item, `    - key: value` and then `lines`, as buffers to write in a row. */
+export function* sequenceItem(key: string, value: number, lines: ItemLines): Generator<Buffer> {
+  yield Buffer.from(`${ITEM_INDENT.slice(INDENT.length)}- ${scalar(key, true)}: ${value}\n`);
+  for (const part of lines) {
     if (Buffer.isBuffer(part)) yield part;
     else yield* part();
   }

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
-import { CASSETTE_PREAMBLE, PENDING_SAVE, committedPart, interactionBytes, parseCassette } from './codec.js';
-import type { Cassette, Interaction } from './types.js';
+import { CASSETTE_PREAMBLE, PENDING_SAVE, committedPart, interactionBytes, parseCassette, renderInteraction, renderedBytes, type RenderedInteraction } from './codec.js';
+import type { Cassette, NewInteraction } from './types.js';
 
 /**
  * The largest cassette loaded: far below V8's limit on one string (about 512 MiB), and far above
@@ -57,8 +57,6 @@ export async function pendingSaveCommitted(file: string, offset: number): Promis
   }
 }
 
-export type NewInteraction = Omit<Interaction, 'id'>;
-
 /** The longest wait between two saves of one cassette under load. */
 const MAX_SAVE_PAUSE_MS = 1000;
 
@@ -66,7 +64,7 @@ const MAX_SAVE_PAUSE_MS = 1000;
 const MAX_UNSAVED = 1000;
 
 interface Pending {
-  interaction: NewInteraction;
+  rendered: RenderedInteraction;
   resolve: (id: number) => void;
   reject: (err: unknown) => void;
 }
@@ -93,7 +91,7 @@ export class CassetteFile {
   private onDisk: number | undefined;
   private written: FileIdentity | undefined;
   /** Interactions that no save has put on disk yet (kept for the next save after a failure). */
-  private unsaved: NewInteraction[] = [];
+  private unsaved: RenderedInteraction[] = [];
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private recordedSinceStart = 0;
@@ -104,10 +102,16 @@ export class CassetteFile {
     private readonly listener?: SaveListener,
   ) {}
 
-  /** Adds an interaction; resolves with its id once it is durable on disk. */
+  /**
+   * Adds an interaction; resolves with its id once it is durable on disk. It is turned into YAML
+   * here, as it arrives, so that the queue holds bytes rather than object graphs that V8 would
+   * promote, and a save never stalls the event loop rendering a whole batch. In ASCII, as a save in
+   * place needs (PENDING_SAVE); a rewrite of the whole cassette writes them readably again.
+   */
   add(interaction: NewInteraction): Promise<number> {
+    const rendered = renderInteraction(interaction, true);
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ interaction, resolve, reject });
+      this.queue.push({ rendered, resolve, reject });
       this.draining ??= this.drain().finally(() => {
         this.draining = undefined;
       });
@@ -144,7 +148,7 @@ export class CassetteFile {
    * writing took, in ms.
    */
   private async saveOnce(batch: Pending[]): Promise<number> {
-    this.unsaved.push(...batch.map((p) => p.interaction));
+    this.unsaved.push(...batch.map((p) => p.rendered));
     let ids: number[];
     let writeMs: number;
     try {
@@ -154,9 +158,8 @@ export class CassetteFile {
       const first = this.onDisk!;
       // Ids follow the file: what a failed save left goes first, then this batch.
       const unsaved = this.unsaved;
-      // In place, in ASCII: a pending save cut short must never end in half a character (PENDING_SAVE).
       const blocks = (function* () {
-        for (const [i, interaction] of unsaved.entries()) yield* interactionBytes({ ...interaction, id: first + i }, !existing);
+        for (const [i, rendered] of unsaved.entries()) yield* renderedBytes(rendered, first + i);
       })();
       ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();

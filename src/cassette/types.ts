@@ -69,6 +69,9 @@ export interface Interaction {
   [EXTENSION_KEY]?: ProxyExtension;
 }
 
+/** An interaction before a save gives it its place (`id`) in a cassette. */
+export type NewInteraction = Omit<Interaction, 'id'>;
+
 export interface Cassette {
   version: typeof CASSETTE_VERSION;
   interactions: Interaction[];

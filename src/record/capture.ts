@@ -4,9 +4,8 @@
  * the transfer encoding moved out of the headers, and a decoded body flagged `uncompressed`.
  */
 import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
-import type { NewInteraction } from '../cassette/store.js';
 import { toBody } from '../cassette/codec.js';
-import type { FormMap, HeaderMap } from '../cassette/types.js';
+import type { FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
 
 export interface CapturedResponse {
   httpVersionMajor: number;

@@ -9,8 +9,7 @@
  *     (`sk-…`), is masked wherever else it appears: URL, headers, form, request and response bodies.
  * The upstream still gets the real request: only the copy for the cassette is changed.
  */
-import type { NewInteraction } from '../cassette/store.js';
-import type { Body, FormMap, HeaderMap } from '../cassette/types.js';
+import type { Body, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
 import { replacePaths, type JsonPath } from '../json-path.js';
 import {
   BUILTIN_SECRET_HEADERS,

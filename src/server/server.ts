@@ -65,15 +65,12 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const pacing = { latency: config.replayLatency, speed: config.replaySpeed };
 
   const record = (file: string, exchange: CapturedExchange): void => {
-    let interaction;
     try {
-      interaction = redactor.redact(toInteraction(exchange));
+      // The store logs and counts a failed save itself, and keeps the interaction for the next save.
+      store.file(file).add(redactor.redact(toInteraction(exchange))).catch(() => undefined);
     } catch (err) {
       log.error({ err: describeCause(err), cassette: displayPath(file) }, 'could not turn the exchange into an interaction; it is not saved');
-      return;
     }
-    // The store logs and counts a failed save itself, and keeps the interaction for the next save.
-    store.file(file).add(interaction).catch(() => undefined);
   };
 
   /** Replay first (when the mode says so), then forward (when it says so), recording if it says so. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NewInteraction } from '../../src/cassette/store.js';
+import type { NewInteraction } from '../../src/cassette/types.js';
 import { REDACTED, Redactor } from '../../src/redact/redactor.js';
 import { makeTestKey } from '../support/fake-upstream.js';
 

@@ -3,7 +3,8 @@ import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { serializeInteraction } from '../../src/cassette/codec.js';
-import { CassetteFile, readCassette, type NewInteraction } from '../../src/cassette/store.js';
+import { CassetteFile, readCassette } from '../../src/cassette/store.js';
+import type { NewInteraction } from '../../src/cassette/types.js';
 import { silentLogger } from '../../src/log.js';
 import { RequestViewer } from '../../src/match/request-view.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
@@ -117,4 +118,24 @@ test('replay reads a cassette again once a save it read mid-way commits, even wh
   const now = await stat(file);
   assert.deepEqual([now.mtimeMs, now.size], [mtimeMs, size], 'precondition: size and mtime as they were');
   assert.equal((await cassettes.table(file)).usage().interactions, 2);
+});
+
+test('an interaction is turned into YAML when added, in ASCII; a rewrite after a restart writes it readably again', async (t) => {
+  const { dir, remove } = await tempDir();
+  t.after(remove);
+  const file = path.join(dir, 'c.yaml');
+  const added = interaction(sse);
+  const saved = new CassetteFile(file, silentLogger()).add(added);
+  // Changed before the save ran: the cassette holds what was added, not what the object became.
+  added.response.body = 'changed after add';
+  await saved;
+  const first = await readFile(file, 'utf8');
+  assert.ok(!first.includes('changed after add'), 'the save wrote what was added');
+  assert.ok(first.includes('Gr\\u00fc\\u00dfe') && !first.includes('Grüße'), 'new interactions are ASCII');
+
+  // Another process (a restart) reads the file, rewrites it whole and writes the old ones readably.
+  await new CassetteFile(file, silentLogger()).add(interaction('next'));
+  const rewritten = await readFile(file, 'utf8');
+  assert.ok(rewritten.includes('Grüße, 世界 🙂'), 'the interaction already there is readable again');
+  assert.deepEqual((await readCassette(file)).interactions.map((i) => i.response.body), [sse, 'next']);
 });
