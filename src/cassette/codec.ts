@@ -4,6 +4,7 @@
  * optional keys omitted, `!!binary` for bodies that are not UTF-8, and one block per interaction so
  * that a store can append without re-serialising what it already wrote.
  */
+import { isAscii } from 'node:buffer';
 import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
 import { ProxyError } from '../errors.js';
 import { BodyNode, itemLines, sequenceItem, type ItemLines, type Node } from './emit.js';
@@ -59,22 +60,32 @@ export function cassetteText(blocks: readonly string[]): string {
   return blocks.length === 0 ? `${CASSETTE_PREAMBLE}interactions: []\n` : `${CASSETTE_PREAMBLE}interactions:\n${blocks.join('')}`;
 }
 
-/** An interaction as YAML, all but its `id` line, which the save that places it adds (renderedBytes). */
-export type RenderedInteraction = ItemLines;
-
-/** Turns an interaction into YAML once; a large body's bytes are made when written. `ascii`: see itemLines. */
-export function renderInteraction(interaction: NewInteraction, ascii = false): RenderedInteraction {
-  return itemLines(orderedInteraction(interaction), ascii);
+/**
+ * An interaction as YAML, all but its `id` line, which the save that places it adds (renderedBytes):
+ * as people read it best, and in ASCII for a save in place (see PENDING_SAVE). The two are the
+ * same lines when the interaction is all ASCII, as most are.
+ */
+export interface RenderedInteraction {
+  readable: ItemLines;
+  ascii: ItemLines;
 }
 
-/** A rendered interaction as the sequence item `    - id: …` (ending in a newline), as buffers to write in a row. */
-export function renderedBytes(rendered: RenderedInteraction, id: number): Iterable<Buffer> {
-  return sequenceItem('id', id, rendered);
+/** Turns an interaction into YAML once; a large body's bytes are made whenever they are written. */
+export function renderInteraction(interaction: NewInteraction): RenderedInteraction {
+  const map = orderedInteraction(interaction);
+  const readable = itemLines(map);
+  const allAscii = readable.every((part) => Buffer.isBuffer(part) && isAscii(part));
+  return { readable, ascii: allAscii ? readable : itemLines(map, true) };
 }
 
-/** One interaction as a YAML sequence item; see renderInteraction and renderedBytes. */
+/** Rendered lines as the sequence item `    - id: …` (ending in a newline), as buffers to write in a row. */
+export function renderedBytes(lines: ItemLines, id: number): Iterable<Buffer> {
+  return sequenceItem('id', id, lines);
+}
+
+/** One interaction as a YAML sequence item; `ascii`: see itemLines. */
 export function interactionBytes(interaction: Interaction, ascii = false): Iterable<Buffer> {
-  return renderedBytes(renderInteraction(interaction, ascii), interaction.id);
+  return renderedBytes(itemLines(orderedInteraction(interaction), ascii), interaction.id);
 }
 
 /** The same as text. */

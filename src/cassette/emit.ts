@@ -61,7 +61,7 @@ class Out {
   private readonly parts: Part[] = [];
   private text = '';
 
-  /** Write only ASCII: see sequenceItem. */
+  /** Write only ASCII: see itemLines. */
   constructor(readonly ascii: boolean) {}
 
   str(text: string): void {
@@ -92,7 +92,11 @@ const SLICE = 1 << 20;
 function textBody(out: Out, text: string, indent: string): void {
   // Only line breaks: a block would read back as "" (YAML drops a block's trailing empty lines).
   const block = text.includes('\n') && /[^\n]/.test(text) && !NOT_LITERAL.test(text) && !(out.ascii && NON_ASCII.test(text));
-  if (!block) return out.str(` ${quoted(text, out.ascii)}\n`);
+  if (!block) {
+    // A large body quoted (in ASCII, text past it is escaped) is made only when it is written.
+    if (text.length <= SLICE) return out.str(` ${quoted(text, out.ascii)}\n`);
+    return out.later(() => [Buffer.from(` ${quoted(text, out.ascii)}\n`, 'utf8')]);
+  }
   let trailing = 0;
   while (text.charCodeAt(text.length - 1 - trailing) === 10) trailing++;
   const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';

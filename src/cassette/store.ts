@@ -105,11 +105,10 @@ export class CassetteFile {
   /**
    * Adds an interaction; resolves with its id once it is durable on disk. It is turned into YAML
    * here, as it arrives, so that the queue holds bytes rather than object graphs that V8 would
-   * promote, and a save never stalls the event loop rendering a whole batch. In ASCII, as a save in
-   * place needs (PENDING_SAVE); a rewrite of the whole cassette writes them readably again.
+   * promote, and a save does not turn a whole batch into YAML on the event loop.
    */
   add(interaction: NewInteraction): Promise<number> {
-    const rendered = renderInteraction(interaction, true);
+    const rendered = renderInteraction(interaction);
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ rendered, resolve, reject });
       this.draining ??= this.drain().finally(() => {
@@ -158,8 +157,9 @@ export class CassetteFile {
       const first = this.onDisk!;
       // Ids follow the file: what a failed save left goes first, then this batch.
       const unsaved = this.unsaved;
+      // In place, in ASCII: a pending save cut short must never end in half a character (PENDING_SAVE).
       const blocks = (function* () {
-        for (const [i, rendered] of unsaved.entries()) yield* renderedBytes(rendered, first + i);
+        for (const [i, rendered] of unsaved.entries()) yield* renderedBytes(existing ? rendered.readable : rendered.ascii, first + i);
       })();
       ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { isAscii } from 'node:buffer';
+import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { serializeInteraction } from '../../src/cassette/codec.js';
@@ -120,22 +121,47 @@ test('replay reads a cassette again once a save it read mid-way commits, even wh
   assert.equal((await cassettes.table(file)).usage().interactions, 2);
 });
 
-test('an interaction is turned into YAML when added, in ASCII; a rewrite after a restart writes it readably again', async (t) => {
+test('an interaction is turned into YAML when added: readable in a whole rewrite, ASCII when appended in place', async (t) => {
   const { dir, remove } = await tempDir();
   t.after(remove);
   const file = path.join(dir, 'c.yaml');
+  const cassette = new CassetteFile(file, silentLogger());
   const added = interaction(sse);
-  const saved = new CassetteFile(file, silentLogger()).add(added);
+  const saved = cassette.add(added);
   // Changed before the save ran: the cassette holds what was added, not what the object became.
   added.response.body = 'changed after add';
   await saved;
   const first = await readFile(file, 'utf8');
   assert.ok(!first.includes('changed after add'), 'the save wrote what was added');
-  assert.ok(first.includes('Gr\\u00fc\\u00dfe') && !first.includes('Grüße'), 'new interactions are ASCII');
+  assert.ok(first.includes('Grüße, 世界 🙂'), 'the first save rewrites the file whole, readably');
 
-  // Another process (a restart) reads the file, rewrites it whole and writes the old ones readably.
+  await cassette.add(interaction(`again ${sse}`));
+  const appended = (await readFile(file, 'utf8')).slice(first.length);
+  assert.ok(appended.includes('Gr\\u00fc\\u00dfe') && !appended.includes('Grüße'), 'a save in place writes ASCII');
+
+  // Another process (a restart) reads the file and rewrites it whole: readable again.
   await new CassetteFile(file, silentLogger()).add(interaction('next'));
   const rewritten = await readFile(file, 'utf8');
-  assert.ok(rewritten.includes('Grüße, 世界 🙂'), 'the interaction already there is readable again');
-  assert.deepEqual((await readCassette(file)).interactions.map((i) => i.response.body), [sse, 'next']);
+  assert.ok(rewritten.includes('again data: {"choices":[{"delta":{"content":"Grüße'), 'the appended interaction is readable again');
+  assert.deepEqual((await readCassette(file)).interactions.map((i) => i.response.body), [sse, `again ${sse}`, 'next']);
+});
+
+test('a failed save keeps its interactions, large bodies included, and the next save writes them with their ids', async (t) => {
+  const { dir, remove } = await tempDir();
+  t.after(remove);
+  // The cassette's folder is a file at first: the save fails (ENOTDIR), as on a broken disk.
+  const blocker = path.join(dir, 'sub');
+  await writeFile(blocker, 'not a folder');
+  const file = path.join(blocker, 'c.yaml');
+  const cassette = new CassetteFile(file, silentLogger());
+  // Over the 1 MiB slice size, and past ASCII: written a slice at a time, each time it is written.
+  const large = `data: ${'Grüße '.repeat(200_000)}\n\n`.repeat(2);
+  await assert.rejects(cassette.add(interaction(large)));
+  await rm(blocker);
+  assert.equal(await cassette.add(interaction('second')), 1);
+  // Appended in place, so in ASCII: quoted with escapes, made when written.
+  assert.equal(await cassette.add(interaction(large)), 2);
+  const { interactions } = await readCassette(file);
+  assert.deepEqual(interactions.map((i) => [i.id, i.response.body]), [[0, large], [1, 'second'], [2, large]]);
+  assert.ok(isAscii(await readFile(file).then((bytes) => bytes.subarray(bytes.lastIndexOf('#: |\n')))), 'the appended part is ASCII');
 });
