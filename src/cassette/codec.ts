@@ -70,7 +70,7 @@ export interface RenderedInteraction {
   ascii: ItemLines;
 }
 
-/** Turns an interaction into YAML once; a large body's bytes are made whenever they are written. */
+/** Turns an interaction into YAML when it is recorded; a large body's bytes are made whenever they are written. */
 export function renderInteraction(interaction: NewInteraction): RenderedInteraction {
   const map = orderedInteraction(interaction);
   const readable = itemLines(map);

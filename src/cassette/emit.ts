@@ -56,7 +56,10 @@ function escape(c: string): string {
 /** Output pieces: bytes ready now, or a large body's bytes made slice by slice when they are written. */
 type Part = Buffer | (() => Iterable<Buffer>);
 
-/** Collects the output, so that a large body never becomes one large string or one large buffer. */
+/**
+ * Collects the output, so that a large literal-block or binary body never becomes one large string
+ * or buffer (a large quoted one is made whole, but only when it is written).
+ */
 class Out {
   private readonly parts: Part[] = [];
   private text = '';
@@ -181,7 +184,7 @@ export type ItemLines = readonly Part[];
 
 /**
  * The lines of a sequence item after its first one (keys at column 6): bytes made now, and a large
- * body's bytes made a slice at a time whenever they are written. With `ascii`, every byte is ASCII
+ * body's bytes made whenever they are written (see Out). With `ascii`, every byte is ASCII
  * (text past ASCII is double-quoted with escapes, not a literal block): a write cut short anywhere
  * then never splits a character, which a YAML reader that checks UTF-8 first (Go's) would refuse
  * in the whole file.

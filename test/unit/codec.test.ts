@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { isAscii } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { cassetteText, parseCassette, serializeInteraction } from '../../src/cassette/codec.js';
+import { cassetteText, parseCassette, renderInteraction, renderedBytes, serializeInteraction } from '../../src/cassette/codec.js';
 import type { Interaction } from '../../src/cassette/types.js';
 import { ProxyError } from '../../src/errors.js';
 import { fixture } from '../support/paths.js';
@@ -83,5 +84,22 @@ test('a text body whose first line starts with a space or a tab says its indenta
     const text = serializeInteraction(sample({ body }));
     assert.match(text, /body: \|2/, JSON.stringify(body));
     assert.equal(roundTrip([sample({ body })])[0]!.response.body, body);
+  }
+});
+
+test('a rendered interaction writes the same bytes every time, large and binary bodies included (a failed save is written again)', () => {
+  const large = `data: ${'Grüße '.repeat(200_000)}\n\n`.repeat(2);
+  const oneLine = 'é'.repeat(1_100_000);
+  const binary = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 7) % 256);
+  for (const body of [large, oneLine, binary]) {
+    const { id: _, ...interaction } = sample({ body });
+    const rendered = renderInteraction(interaction);
+    for (const lines of [rendered.readable, rendered.ascii]) {
+      const first = Buffer.concat([...renderedBytes(lines, 3)]);
+      const again = Buffer.concat([...renderedBytes(lines, 3)]);
+      assert.ok(first.length > 1 << 20 && first.equals(again), 'written twice, the same bytes');
+      assert.deepEqual(parseCassette(`---\nversion: 2\ninteractions:\n${first.toString('utf8')}`, 'mem.yaml').interactions[0]!.response.body, body);
+    }
+    assert.ok(isAscii(Buffer.concat([...renderedBytes(rendered.ascii, 3)])), 'the lines for a save in place are ASCII');
   }
 });

@@ -154,7 +154,7 @@ test('a failed save keeps its interactions, large bodies included, and the next 
   await writeFile(blocker, 'not a folder');
   const file = path.join(blocker, 'c.yaml');
   const cassette = new CassetteFile(file, silentLogger());
-  // Over the 1 MiB slice size, and past ASCII: written a slice at a time, each time it is written.
+  // Over 1 MiB and past ASCII: its YAML is made when it is written, each time it is written.
   const large = `data: ${'Grüße '.repeat(200_000)}\n\n`.repeat(2);
   await assert.rejects(cassette.add(interaction(large)));
   await rm(blocker);
