@@ -53,7 +53,7 @@ function escape(c: string): string {
   return code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
-/** Output pieces: bytes ready now, or a large body's bytes made slice by slice when they are written. */
+/** Output pieces: bytes ready now, or a large body's bytes, made when they are written. */
 type Part = Buffer | (() => Iterable<Buffer>);
 
 /**

@@ -1,8 +1,9 @@
 /**
  * Cassette files on disk, for recording. One CassetteFile per path serialises every write to that
  * file: interactions added while a save runs go into the next one (group commit), and each
- * interaction is turned into YAML when it is added, not at every save. A file this process did not write (or that changed since)
- * is replaced whole and atomically (temp file, fsync, rename, fsync of the folder); after that,
+ * interaction is turned into YAML when it is added, not at every save. A file this process did not
+ * write (or that changed since) is replaced whole and atomically (temp file, fsync, rename, fsync
+ * of the folder); after that,
  * saves append in place behind a one-byte commit (see PENDING_SAVE), so a save costs the size of
  * what it adds, not of the cassette. Either way a reader or a crash sees the cassette before or
  * after a save, never half of one.
@@ -157,7 +158,8 @@ export class CassetteFile {
       const first = this.onDisk!;
       // Ids follow the file: what a failed save left goes first, then this batch.
       const unsaved = this.unsaved;
-      // Readable in a whole rewrite; in place, ASCII: a pending save cut short must never end in half a character (PENDING_SAVE).
+      // Readable in a whole rewrite; in place, ASCII: a pending save cut short must never end in
+      // half a character (PENDING_SAVE).
       const blocks = (function* () {
         for (const [i, rendered] of unsaved.entries()) yield* renderedBytes(existing ? rendered.readable : rendered.ascii, first + i);
       })();
