@@ -3,10 +3,9 @@
  * file: interactions added while a save runs go into the next one (group commit), and each
  * interaction is turned into YAML when it is added, not at every save. A file this process did not
  * write (or that changed since) is replaced whole and atomically (temp file, fsync, rename, fsync
- * of the folder); after that,
- * saves append in place behind a one-byte commit (see PENDING_SAVE), so a save costs the size of
- * what it adds, not of the cassette. Either way a reader or a crash sees the cassette before or
- * after a save, never half of one.
+ * of the folder); after that, saves append in place behind a one-byte commit (see PENDING_SAVE), so
+ * a save costs the size of what it adds, not of the cassette. Either way a reader or a crash sees
+ * the cassette before or after a save, never half of one.
  */
 import { mkdir, open, readFile, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
