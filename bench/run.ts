@@ -87,29 +87,39 @@ async function prime(url: string, count: number): Promise<void> {
   if (result.errors > 0) throw new Error(`priming ${url}: ${result.errors} errors`);
 }
 
-interface Contender {
+interface Contender<R = Load> {
   name: string;
   start: () => Promise<Server>;
-  runs: Load[];
+  runs: R[];
 }
 
 /**
- * Measures the contenders taking turns: in each run every one is started fresh, warmed with the
- * load it is then measured with, and stopped, in an order that rotates from run to run, so that
- * the machine's drift falls on all of them alike. Every one gets the same load.
+ * Measures the contenders taking turns: in each run every one is started fresh, measured, and
+ * stopped, in an order that rotates from run to run, so that the machine's drift falls on all of
+ * them alike. Every one gets the same `measure`.
  */
-async function takeTurns(contenders: Contender[], url: (base: string) => string, distinct: number, reps = REPS): Promise<void> {
+async function takeTurns<R>(contenders: Contender<R>[], measure: (server: Server, name: string) => Promise<R>, reps = REPS): Promise<void> {
   for (let i = 0; i < reps; i++) {
     for (let j = 0; j < contenders.length; j++) {
       const contender = contenders[(i + j) % contenders.length]!;
       const server = await contender.start();
-      await warm(url(server.url), distinct);
-      const result = await load({ url: url(server.url), distinct });
-      await server.stop();
-      if (result.errors > 0) throw new Error(`${contender.name}: ${result.errors} errors under load`);
-      contender.runs.push(result);
+      try {
+        contender.runs.push(await measure(server, contender.name));
+      } finally {
+        await server.stop();
+      }
     }
   }
+}
+
+/** Warmed with the load it is then measured with; a run that answers with errors stops the bench. */
+function underLoad(url: (base: string) => string, distinct: number) {
+  return async (server: Server, name: string): Promise<Load> => {
+    await warm(url(server.url), distinct);
+    const result = await load({ url: url(server.url), distinct });
+    if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors under load`);
+    return result;
+  };
 }
 
 async function main(): Promise<void> {
@@ -125,29 +135,26 @@ async function main(): Promise<void> {
   const rps = (runs: Load[]) => runs.map((r) => r.rps);
   const p99 = (runs: Load[]) => runs.map((r) => r.p99);
   try {
-    // 1. SSE event latency, record mode, 32 streams of 100 events 5 ms apart. Bare http-proxy,
-    // measured the same way, shows what one hop through Node costs on this machine by itself.
+    // 1. SSE event latency, record mode, 32 streams of 100 events 5 ms apart, against the client
+    // going to the upstream directly. Bare http-proxy, measured the same way, shows what one hop
+    // through Node costs on this machine by itself.
     if (only('sse')) {
       const direct: Sse[] = [];
       const viaProxy: Sse[] = [];
       const viaBare: Sse[] = [];
-      const contenders = [
-        { start: async () => proxy('record', upstream.url, await tempDir()), runs: viaProxy },
-        { start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: viaBare },
-      ];
-      await sse(sseUrl(upstream.url), 32);
-      for (let i = 0; i < REPS; i++) {
-        direct.push(await sse(sseUrl(upstream.url), 32));
-        for (let j = 0; j < contenders.length; j++) {
-          const { start, runs } = contenders[(i + j) % contenders.length]!;
-          const p = await start();
-          // Warm-up (twice: JIT and connection pools): a sidecar runs for hours, so steady state is what counts.
-          await sse(sseUrl(p.url), 32);
-          await sse(sseUrl(p.url), 32);
-          runs.push(await sse(sseUrl(p.url), 32));
-          await p.stop();
-        }
-      }
+      await takeTurns<Sse>(
+        [
+          { name: 'direct', start: async () => ({ ...upstream, stop: async () => undefined }), runs: direct },
+          { name: 'record', start: async () => proxy('record', upstream.url, await tempDir()), runs: viaProxy },
+          { name: 'bare http-proxy', start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: viaBare },
+        ],
+        // Warm-up (twice: JIT and connection pools): a sidecar runs for hours, so steady state is what counts.
+        async (server) => {
+          await sse(sseUrl(server.url), 32);
+          await sse(sseUrl(server.url), 32);
+          return sse(sseUrl(server.url), 32);
+        },
+      );
       const sseRow = (metric: string, pick: (s: Sse) => number, compare: Row['compare'], target: Row['target']) =>
         row({ scenario: 'SSE event latency (record, 32×100 events @5 ms)', metric, ours: viaProxy.map(pick), baseline: direct.map(pick), baselineName: 'direct to upstream', compare, target, unit: 'ms' });
       sseRow('p50 added', (s) => s.p50, 'added', { op: '<=', value: 1 });
@@ -166,7 +173,7 @@ async function main(): Promise<void> {
       const recorded = ours('record', 'record', tempDir);
       const warn = ['--log-level', 'warn'];
       const breakdown = only('record') ? [ours('passthrough, --log-level warn', 'passthrough', tempDir, warn), ours('passthrough', 'passthrough', tempDir), ours('record, --log-level warn', 'record', tempDir, warn)] : [];
-      await takeTurns([bare, recorded, ...breakdown], chat, 1e9);
+      await takeTurns([bare, recorded, ...breakdown], underLoad(chat, 1e9));
       recordRuns = recorded.runs;
       row({ scenario: 'Record, non-streamed, 32 connections', metric: 'throughput', ours: rps(recordRuns), baseline: rps(bare.runs), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '>=', value: 0.8 }, unit: 'req/s' });
       row({ scenario: 'Record, non-streamed, 32 connections', metric: 'p99 latency', ours: p99(recordRuns), baseline: p99(bare.runs), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
@@ -199,7 +206,7 @@ async function main(): Promise<void> {
       await recorder.stop();
       const bareHttp: Contender = { name: 'bare node:http', start: () => startServer([js('bare-http')]), runs: [] };
       const player = ours('replay', 'replay', async () => replayDir);
-      await takeTurns([bareHttp, player], chat, 1000);
+      await takeTurns([bareHttp, player], underLoad(chat, 1000));
       replayRuns = player.runs;
       row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'throughput', ours: rps(replayRuns), baseline: rps(bareHttp.runs), baselineName: 'bare node:http', compare: 'ratio', target: { op: '>=', value: 0.5 }, unit: 'req/s' });
       row({ scenario: 'Replay, 1,000 interactions, 32 connections', metric: 'p99 latency', ours: p99(replayRuns), baseline: p99(bareHttp.runs), baselineName: 'bare node:http', compare: 'ratio', target: { op: '<=', value: 2 }, unit: 'ms' });
@@ -219,7 +226,7 @@ async function main(): Promise<void> {
     ];
     for (const peer of only('peers') ? peers : []) {
       const peerRecord: Contender = { name: peer.name, start: async () => peer.start('record', await tempDir()), runs: [] };
-      await takeTurns([peerRecord], chat, 1e9, peerReps);
+      await takeTurns([peerRecord], underLoad(chat, 1e9), peerReps);
       const dir = await tempDir();
       const recorder = await peer.start('record', dir);
       await prime(chat(recorder.url), 1000);
