@@ -8,6 +8,8 @@ export interface Config {
   /** Where requests go; its path, if any, prefixes every request path. */
   upstream: URL;
   host: string;
+  /** Names besides loopback ones that requests may be addressed to (the Host check; see BrowserGuard). */
+  allowedHosts: string[];
   port: number;
   cassetteDir: string;
   /** The cassette used when a request names none with `x-cassette`. */

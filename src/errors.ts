@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'admin_unauthorized'
   | 'admin_forbidden'
+  | 'host_not_allowed'
+  | 'origin_not_allowed'
   | 'mode_locked'
   | 'internal_error';
 
@@ -43,6 +45,8 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   admin_unauthorized: { status: 401, type: 'authentication_error' },
   admin_forbidden: { status: 403, type: 'permission_error' },
+  host_not_allowed: { status: 403, type: 'permission_error' },
+  origin_not_allowed: { status: 403, type: 'permission_error' },
   mode_locked: { status: 409, type: 'invalid_request_error' },
   internal_error: { status: 500, type: 'proxy_error' },
 };

@@ -34,6 +34,12 @@ export class Metrics {
     help: 'text/event-stream responses being sent to clients right now',
     registers: [this.registry],
   });
+  readonly refused = new Counter({
+    name: 'cassette_proxy_refused_requests_total',
+    help: 'Requests refused before routing because a web page may have made them (code host_not_allowed or origin_not_allowed)',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
   readonly saves = new Counter({
     name: 'cassette_proxy_cassette_saves_total',
     help: 'Cassette files written',

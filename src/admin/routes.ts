@@ -12,6 +12,7 @@ import { ProxyError, sendError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { MODES, type Mode } from '../mode.js';
 import { readBody } from '../read-body.js';
+import type { BrowserGuard } from './browser-guard.js';
 import { authorizeChange } from './guard.js';
 
 export const ADMIN_PREFIX = '/_proxy/';
@@ -29,6 +30,7 @@ export interface AdminContext {
   switchTo(change: { mode?: Mode; cassette?: string }): void;
   lockMode: boolean;
   adminToken: string | undefined;
+  browserGuard: BrowserGuard;
   cassetteDir: string;
   metrics: Metrics;
   cassettes(): CassetteSummary[];
@@ -43,8 +45,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
       case 'GET /_proxy/mode':
         return json(res, 200, ctx.current());
       case 'PUT /_proxy/mode':
-        if (ctx.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (--lock-mode): restart the proxy to change it');
-        authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
+        authorize(req, ctx);
         ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
         return json(res, 200, ctx.current());
       case 'GET /_proxy/metrics':
@@ -62,6 +63,14 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
   } catch (err) {
     sendError(res, err instanceof ProxyError ? err : new ProxyError('internal_error', String(err), { cause: err }));
   }
+}
+
+/** Whether this request may change the proxy: not under --lock-mode, not from another site's page, and with the token (or from loopback). */
+function authorize(req: IncomingMessage, ctx: AdminContext): void {
+  if (ctx.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (--lock-mode): restart the proxy to change it');
+  const refused = ctx.browserGuard.checkOrigin((name) => req.headers[name]);
+  if (refused) throw refused;
+  authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
 }
 
 function parseChange(body: Buffer, cassetteDir: string): { mode?: Mode; cassette?: string } {

@@ -9,6 +9,7 @@
  */
 import type { InferredOptionTypes, Options } from 'yargs';
 import yargsParser from 'yargs-parser';
+import { allowedHostProblem } from '../admin/browser-guard.js';
 import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../cassette/names.js';
 import { parseUpstream, type Config } from '../config.js';
@@ -45,6 +46,12 @@ const FLAGS = {
   mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
   upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to' },
   host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
+  'allowed-host': {
+    type: 'string',
+    array: true,
+    default: [] as string[],
+    describe: 'Another name requests may address the proxy by (repeatable; a host name or IP, no port). When listening on loopback, or when given, other Host and Origin values get 403',
+  },
   port: { type: 'string', default: '8080', describe: 'Port to listen on (0 picks a free one)' },
   'cassette-dir': { type: 'string', default: './cassettes', describe: 'Folder that holds the cassettes' },
   cassette: { type: 'string', default: 'default', describe: 'Cassette for requests without an x-cassette header: <cassette-dir>/<name>.yaml' },
@@ -159,6 +166,11 @@ export async function parseConfig(argv: string[]): Promise<Config> {
   const port = Number(args.port);
   if (!/^\d+$/.test(args.port) || port > 65535) bad('port', `must be an integer from 0 to 65535, got "${args.port}"`);
   if (!args.host) bad('host', 'must not be empty');
+  const allowedHosts = list(args['allowed-host']);
+  for (const name of allowedHosts) {
+    const problem = allowedHostProblem(name);
+    if (problem) bad('allowed-host', problem);
+  }
   const logLevel: LogLevel = oneOf('log-level', args['log-level'], LOG_LEVELS);
   try {
     cassettePath(args['cassette-dir'], args.cassette);
@@ -185,6 +197,7 @@ export async function parseConfig(argv: string[]): Promise<Config> {
     mode,
     upstream,
     host: args.host,
+    allowedHosts,
     port,
     cassetteDir: args['cassette-dir'],
     cassette: args.cassette,

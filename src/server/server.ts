@@ -7,6 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BrowserGuard } from '../admin/browser-guard.js';
 import { ADMIN_PREFIX, handleAdmin, type CassetteSummary } from '../admin/routes.js';
 import { cassettePath, displayPath } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
@@ -63,6 +64,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);
   const replayer = new Replayer(replayCassettes, viewer, config.upstream);
   const pacing = { latency: config.replayLatency, speed: config.replaySpeed };
+  const browserGuard = new BrowserGuard({ host: config.host, allowedHosts: config.allowedHosts });
 
   const record = (file: string, exchange: CapturedExchange): void => {
     try {
@@ -105,6 +107,14 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   let drained: (() => void) | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // Before anything else, admin API included: a page in a browser must not read or change a thing.
+    const forged = browserGuard.checkRequest((name) => req.headers[name]);
+    if (forged) {
+      log.warn({ method: req.method, path: pathOf(req.url ?? '/'), code: forged.code }, forged.message);
+      metrics.refused.inc({ code: forged.code });
+      sendError(res, forged);
+      return;
+    }
     if (req.url?.startsWith(ADMIN_PREFIX)) {
       void handleAdmin(req, res, admin);
       return;
@@ -179,6 +189,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     },
     lockMode: config.lockMode,
     adminToken: config.adminToken,
+    browserGuard,
     cassetteDir: config.cassetteDir,
     metrics,
     cassettes,

@@ -37,7 +37,7 @@ function rawSocket(proxy: TestProxy): { socket: net.Socket; answer: Promise<stri
 test('a client that disconnects mid-body: the upstream request is aborted, nothing is saved, others are served', async (t) => {
   const { upstream, proxy } = await setup(t);
   const { socket } = rawSocket(proxy);
-  socket.write('POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"model":"m","input":"');
+  socket.write('POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"model":"m","input":"');
   socket.write('x'.repeat(5000));
   await eventually(() => assert.equal(upstream.requests.length, 1));
   socket.destroy();
@@ -50,7 +50,7 @@ test('a client that disconnects mid-body: the upstream request is aborted, nothi
 test('a client that sends its headers too slowly gets a 408 JSON answer while others are served', async (t) => {
   const { proxy } = await setup(t, { headersTimeoutMs: 500 });
   const { socket, answer } = rawSocket(proxy);
-  socket.write('POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n');
+  socket.write('POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n');
   const drip = setInterval(() => socket.writable && socket.write('X'), 100);
   t.after(() => clearInterval(drip));
   for (let i = 0; i < 5; i++) await healthyCall(proxy);

@@ -23,6 +23,7 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
   const config: Config = {
     mode: 'record',
     host: '127.0.0.1',
+    allowedHosts: [],
     port: 0,
     cassetteDir: temp.dir,
     cassette: 'default',

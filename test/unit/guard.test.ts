@@ -19,3 +19,9 @@ test('with a token, every peer needs it, loopback included (401 otherwise)', () 
     assert.throws(() => authorizeChange(options, '127.0.0.1', auth), (e: any) => e.code === 'admin_unauthorized' && e.status === 401, String(auth));
   }
 });
+
+test('loopback names: localhost, *.localhost, 127.0.0.0/8 and ::1 in any spelling; nothing else', async () => {
+  const { isLoopbackName } = await import('../../src/admin/browser-guard.js');
+  for (const name of ['localhost', 'LocalHost.', 'api.localhost', '127.0.0.1', '127.200.0.1', '::1', '[::1]']) assert.ok(isLoopbackName(name), name);
+  for (const name of ['localhost.example', 'example.com', '10.0.0.1', '0.0.0.0', '[fe80::1]', '']) assert.ok(!isLoopbackName(name), name);
+});

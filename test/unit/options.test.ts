@@ -75,3 +75,12 @@ test('durations are bounded by what a Node timer can wait (a longer one would fi
     await assert.rejects(parseConfig([flag, '2147484']), (err) => err instanceof UsageError && /at most 2147483/.test(err.message));
   }
 });
+
+test('--allowed-host: names and addresses, repeatable and from the environment; a URL or a port is refused', async () => {
+  const config = await withEnv({ CASSETTE_PROXY_ALLOWED_HOST: 'cassette-proxy,10.0.0.7' }, () => parseConfig([]));
+  assert.deepEqual(config.allowedHosts, ['cassette-proxy', '10.0.0.7']);
+  assert.deepEqual((await parseConfig(['--allowed-host', 'a.internal', '--allowed-host', '[fd00::1]'])).allowedHosts, ['a.internal', '[fd00::1]']);
+  for (const bad of ['http://a.internal', 'a.internal:8080', 'a b', 'user@host']) {
+    await assert.rejects(parseConfig(['--allowed-host', bad]), (e: unknown) => e instanceof UsageError && /--allowed-host/.test(e.message), bad);
+  }
+});
