@@ -37,8 +37,27 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** pino-pretty is loaded only for a terminal: a container never pays for it. */
+/** The fields of an exchange's line, which a terminal shows as one sentence rather than as an object. */
+const EXCHANGE_FIELDS = ['method', 'path', 'mode', 'outcome', 'status', 'duration_ms', 'cassette', 'error', 'detail'] as const;
+type LogRecord = Partial<Record<(typeof EXCHANGE_FIELDS)[number] | 'msg', unknown>>;
+
+/**
+ * One line per log record on a terminal: an exchange reads `POST /v1/chat/completions recorded 200
+ * 812.3 ms cassettes/default.yaml`, a miss adds its explanation; other records keep their fields on
+ * the same line. pino-pretty is loaded only for a terminal: a container never pays for it.
+ */
 function prettyStream(): NodeJS.WritableStream {
   const pretty = require('pino-pretty') as (options: Record<string, unknown>) => NodeJS.WritableStream;
-  return pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' });
+  return pretty({
+    destination: 2,
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    singleLine: true,
+    ignore: EXCHANGE_FIELDS.join(','),
+    messageFormat: (record: LogRecord) => {
+      if (record.outcome === undefined) return `${String(record.msg ?? '')}${record.method ? ` (${String(record.method)} ${String(record.path)})` : ''}`;
+      const { method, path, outcome, status, duration_ms, cassette, error, detail } = record;
+      return `${String(method)} ${String(path)} ${String(outcome)} ${String(status)} ${String(duration_ms)} ms ${String(cassette)}${error ? ` ${String(error)}` : ''}${detail ? `: ${String(detail)}` : ''}`;
+    },
+  });
 }

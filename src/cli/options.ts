@@ -7,6 +7,7 @@
  * or a malformed command line): loading it costs a long-running proxy about 6 MB of resident memory
  * (its help layout loads string-width, which builds an Intl.Segmenter and Unicode property tables).
  */
+import { createRequire } from 'node:module';
 import type { InferredOptionTypes, Options } from 'yargs';
 import yargsParser from 'yargs-parser';
 import { allowedHostProblem } from '../admin/browser-guard.js';
@@ -42,32 +43,39 @@ function list(values: unknown): string[] {
   return items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
+/** Node's timers take at most 2^31-1 ms (about 24 days); a longer delay would fire at once. */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 const FLAGS = {
   mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
-  upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to' },
+  upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to (http:// or https://, no query); its path prefixes every request path' },
   host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
   'allowed-host': {
     type: 'string',
     array: true,
     default: [] as string[],
-    describe: 'Another name requests may address the proxy by (repeatable; a host name or IP, no port). When listening on loopback, or when given, other Host and Origin values get 403',
+    describe: 'Another name requests may address the proxy by (repeatable; a host name or IP, no scheme or port). When listening on loopback, or when given, other Host and Origin values get 403',
   },
-  port: { type: 'string', default: '8080', describe: 'Port to listen on (0 picks a free one)' },
+  port: { type: 'string', default: '8080', describe: 'Port to listen on, 0 to 65535 (0 picks a free one)' },
   'cassette-dir': { type: 'string', default: './cassettes', describe: 'Folder that holds the cassettes' },
-  cassette: { type: 'string', default: 'default', describe: 'Cassette for requests without an x-cassette header: <cassette-dir>/<name>.yaml' },
-  'redact-header': { type: 'string', array: true, default: [] as string[], describe: 'Header to redact in cassettes, on top of the built-in list (repeatable)' },
-  'redact-body-field': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field to redact in cassettes, e.g. messages[*].content (repeatable)' },
+  cassette: {
+    type: 'string',
+    default: 'default',
+    describe: 'Cassette for requests without an x-cassette header: <cassette-dir>/<name>.yaml (sub-folders with /; no .., absolute path, backslash, control character or .yaml ending; at most 200 characters)',
+  },
+  'redact-header': { type: 'string', array: true, default: [] as string[], describe: 'Header name to redact in cassettes, on top of the built-in list (repeatable)' },
+  'redact-body-field': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field to redact in cassettes, e.g. user, metadata.session or messages[*].content (repeatable)' },
   'replay-policy': { type: 'string', default: 'repeat', describe: 'Replay: strict = each recording once (go-vcr); repeat = in order, then the last one again' },
   'replay-latency': { type: 'string', default: 'none', describe: 'Replay: none = as fast as possible; recorded = recorded time to headers and gaps between SSE events' },
-  'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays (2 = twice as fast)' },
-  'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'Body field left out of matching, e.g. user or metadata.session (repeatable)' },
-  'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header that must match too (repeatable)' },
-  'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes' },
-  'upstream-timeout': { type: 'string', default: '600', describe: 'Seconds the upstream may take to send response headers (then 504)' },
-  'headers-timeout': { type: 'string', default: '30', describe: 'Seconds a client may take to send its request headers (then 408)' },
+  'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays, a number above 0 (2 = twice as fast)' },
+  'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field left out of matching, e.g. user, metadata.session or messages[*].name (repeatable)' },
+  'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header name that must match too (repeatable)' },
+  'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes (a whole number above 0; larger bodies get 413)' },
+  'upstream-timeout': { type: 'string', default: '600', describe: `Seconds the upstream may take to send response headers, above 0 and at most ${MAX_SECONDS} (then 504)` },
+  'headers-timeout': { type: 'string', default: '30', describe: `Seconds a client may take to send its request headers, above 0 and at most ${MAX_SECONDS} (then 408)` },
   'lock-mode': { type: 'boolean', default: false, describe: 'Refuse every runtime mode change (PUT /_proxy/mode)' },
-  'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need; without it only loopback may change the mode' },
-  'shutdown-grace': { type: 'string', default: '10', describe: 'Seconds that exchanges in flight get to finish at SIGTERM/SIGINT' },
+  'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need, at least 8 characters; without it only loopback may change the mode' },
+  'shutdown-grace': { type: 'string', default: '10', describe: `Seconds that exchanges in flight get to finish at SIGTERM/SIGINT, 0 or more and at most ${MAX_SECONDS}` },
   'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
 } satisfies Record<string, Options>;
 
@@ -107,6 +115,74 @@ function quickParse(argv: string[]): Args | undefined {
 
 const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
+const COMMANDS = ['scan', 'redact'];
+
+/**
+ * A flag that takes a value but was given none (`--mode` last, or followed by another flag) is an
+ * error: yargs-parser would quietly use the default, so `--mode --port 0` would record.
+ */
+function requireValues(argv: readonly string[]): void {
+  for (const [i, token] of argv.entries()) {
+    if (token === '--') return;
+    if (!token.startsWith('--') || token.includes('=')) continue;
+    const name = kebabCase(token.slice(2));
+    const spec = (FLAGS as Record<string, Options>)[name];
+    if (spec?.type !== 'string') continue;
+    const next = argv[i + 1];
+    // A value may start with a dash when it is a number (--port -1 is then refused by its own check).
+    if (next === undefined || (next.startsWith('-') && !/^-\d/.test(next))) bad(name, `needs a value: ${spec.describe}`);
+  }
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** yargs' "Unknown arguments: mdoe, x" as one line per unknown flag or argument, with the nearest suggested. */
+function withSuggestion(message: string, argv: readonly string[]): string {
+  const listed = /^Unknown arguments?: (.+)$/.exec(message)?.[1]?.split(', ');
+  if (!listed) return message;
+  // yargs lists a flag's camelCase spelling too; one line per flag is enough.
+  const names = listed.filter((name) => !/[A-Z]/.test(name) || !listed.includes(kebabCase(name)));
+  const choices = [...Object.keys(FLAGS), 'help', 'version'].map((f) => `--${f}`).concat(COMMANDS);
+  return names
+    .map((name) => {
+      const flag = argv.find((token) => new RegExp(`^--?${escapeRegExp(name)}(?:=|$)`).test(token))?.replace(/=.*/, '');
+      const variable = `${ENV_PREFIX}_${kebabCase(name).toUpperCase().replaceAll('-', '_')}`;
+      const what = flag ? `flag ${flag}` : !argv.includes(name) && variable in process.env ? `variable ${variable}` : `argument "${name}"`;
+      const near = nearest(kebabCase(name), choices, (c) => c.replace(/^--/, ''));
+      return `unknown ${what}${near ? ` (did you mean ${near}?)` : ''}`;
+    })
+    .join('; ');
+}
+
+/** The candidate closest to `word` by edit distance, when close enough to be a typo. */
+function nearest(word: string, candidates: readonly string[], spelling = (c: string): string => c): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word, spelling(candidate));
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** The package's version, from its package.json (three folders above dist/src/cli/). */
+export function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+}
+
 /** Full yargs: prints --help (and exits 0), or throws the UsageError that names what is wrong. */
 async function yargsParse(argv: string[]): Promise<Args> {
   const { default: yargs } = await import('yargs');
@@ -117,10 +193,10 @@ async function yargsParse(argv: string[]): Promise<Args> {
     .options(FLAGS)
     .strict()
     .help()
-    .version(false)
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((message, err) => {
-      throw err instanceof UsageError ? err : new UsageError(message || err?.message || 'invalid arguments');
+      throw err instanceof UsageError ? err : new UsageError(withSuggestion(message || err?.message || 'invalid arguments', argv));
     })
     .parseSync();
 }
@@ -139,9 +215,6 @@ export function jsonPaths(name: string, values: unknown): JsonPath[] {
   });
 }
 
-/** Node's timers take at most 2^31-1 ms (about 24 days); a longer delay would fire at once. */
-const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
-
 function seconds(name: string, value: string, min: number): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < min || n > MAX_SECONDS) {
@@ -157,8 +230,13 @@ function headerNames(name: string, values: unknown): string[] {
 }
 
 export async function parseConfig(argv: string[]): Promise<Config> {
+  requireValues(argv);
   const args = quickParse(argv) ?? (await yargsParse(argv));
-  if (args._.length > 0) throw new UsageError(`unknown command "${args._[0]}"; the commands are scan and redact`);
+  if (args._.length > 0) {
+    const command = String(args._[0]);
+    const near = nearest(command, COMMANDS);
+    throw new UsageError(`unknown command "${command}"${near ? `; did you mean ${near}?` : ''} The commands are ${COMMANDS.join(' and ')}`);
+  }
 
   const mode: Mode = oneOf('mode', args.mode, MODES);
   const upstream = parseUpstream(args.upstream);

@@ -98,8 +98,8 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     }
     if (policy.forward) return forwarder.forward(req, res, { capture, body });
     entry.outcome = 'miss';
-    log.warn({ cassette: entry.cassette, method: request.method, path: pathOf(request.url) }, found!.error.message);
-    throw found!.error;
+    throw found!.error; // its explanation goes out once, in the exchange's log line
+
   };
 
   let inFlight = 0;
@@ -150,9 +150,9 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       status: res.statusCode,
       duration_ms: Math.round((performance.now() - entry.started) * 10) / 10,
       cassette: entry.cassette,
-      ...(error && { error: error.code }),
+      ...(error && { error: error.code, detail: error.message }),
     };
-    if (outcome === 'error') log.warn(line, 'exchange failed');
+    if (outcome === 'error' || outcome === 'miss') log.warn(line, outcome === 'miss' ? 'no recording matches' : 'exchange failed');
     else log.info(line, 'exchange');
   };
 

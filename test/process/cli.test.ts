@@ -1,6 +1,7 @@
 /** The built bin as a child process: startup line, flags and variables, a recorded exchange, shutdown. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
@@ -72,4 +73,32 @@ test('http-proxy never calls the deprecated util._extend (no DEP0060 warning on 
   assert.equal(await proxy.stop(), 0);
   assert.doesNotMatch(proxy.stderr(), /util\._extend was called|DEP0060/);
   assert.ok(existsSync(path.join(temp.dir, 'default.yaml')));
+});
+
+test('--version prints the package version; a typo gets the nearest flag or command; a flag without its value refuses to start', async () => {
+  const { version } = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  const printed = await runBin(['--version']);
+  assert.equal(printed.code, 0);
+  assert.equal(printed.stdout.trim(), version);
+  const cases: [string[], RegExp][] = [
+    [['--mdoe', 'replay'], /unknown flag --mdoe \(did you mean --mode\?\)/],
+    [['--cassete-dir', 'x'], /unknown flag --cassete-dir \(did you mean --cassette-dir\?\)/],
+    [['scna', 'cassettes/'], /unknown argument "scna" \(did you mean scan\?\)/],
+    [['--mode'], /--mode \(CASSETTE_PROXY_MODE\): needs a value/],
+    [['--mode', '--port', '0'], /--mode \(CASSETTE_PROXY_MODE\): needs a value/],
+    [['--port', '0', '--upstream'], /--upstream .*needs a value/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await runBin(args);
+    assert.equal(code, 2, args.join(' '));
+    assert.match(stderr, message, args.join(' '));
+  }
+});
+
+test('--help states each constraint a flag has', async () => {
+  const { stdout } = await runBin(['--help']);
+  const flat = stdout.replace(/\s+/g, ' ');
+  for (const constraint of [/--admin-token[^-]*at least 8 characters/, /--port[^-]*0 to 65535/, /--replay-speed[^-]*above 0/, /--upstream-timeout[^-]*at most 2147483/, /--cassette .{0,300}at most 200 characters/]) {
+    assert.match(flat, constraint);
+  }
 });

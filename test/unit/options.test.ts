@@ -56,15 +56,15 @@ test('CASSETTE_PROXY_* variables set flags; the command line wins over them', as
 });
 
 test('anything else goes to yargs and is refused as before: an unknown flag, a positional, an unknown variable', async () => {
-  await assert.rejects(parseConfig(['--such-flag']), (err) => err instanceof UsageError && /Unknown arguments?: such-flag/.test(err.message));
-  await assert.rejects(parseConfig(['-p', '1']), (err) => err instanceof UsageError && /Unknown argument: p/.test(err.message));
+  await assert.rejects(parseConfig(['--such-flag']), (err) => err instanceof UsageError && /unknown flag --such-flag/.test(err.message));
+  await assert.rejects(parseConfig(['-p', '1']), (err) => err instanceof UsageError && /unknown flag -p/.test(err.message));
   await assert.rejects(parseConfig(['--port', '0', 'extra']), (err) => err instanceof UsageError && /extra/.test(err.message));
-  await assert.rejects(parseConfig(['---mode', 'replay']), (err) => err instanceof UsageError && /Unknown arguments?: -mode/.test(err.message));
+  await assert.rejects(parseConfig(['---mode', 'replay']), (err) => err instanceof UsageError && /unknown flag ---mode/.test(err.message));
   // Both spellings of one flag make a list, which a one-value flag refuses.
   await assert.rejects(parseConfig(['--adminToken', 'aaaaaaaa', '--admin-token', 'bbbbbbbb']), UsageError);
   await assert.rejects(
     withEnv({ CASSETTE_PROXY_SUCH: '1' }, () => parseConfig([])),
-    (err) => err instanceof UsageError && /such/.test(err.message),
+    (err) => err instanceof UsageError && /unknown variable CASSETTE_PROXY_SUCH/.test(err.message),
   );
 });
 
@@ -83,4 +83,12 @@ test('--allowed-host: names and addresses, repeatable and from the environment; 
   for (const bad of ['http://a.internal', 'a.internal:8080', 'a b', 'user@host']) {
     await assert.rejects(parseConfig(['--allowed-host', bad]), (e: unknown) => e instanceof UsageError && /--allowed-host/.test(e.message), bad);
   }
+});
+
+test('a flag that takes a value refuses to be given none; a negative number is still a value', async () => {
+  for (const argv of [['--mode'], ['--mode', '--port', '0'], ['--cassetteDir'], ['--redact-header', '--lock-mode']]) {
+    await assert.rejects(parseConfig(argv), (e: unknown) => e instanceof UsageError && /needs a value/.test(e.message), argv.join(' '));
+  }
+  await assert.rejects(parseConfig(['--port', '-1']), (e: unknown) => e instanceof UsageError && /must be an integer/.test(e.message));
+  assert.equal((await parseConfig(['--lock-mode', '--port', '0'])).lockMode, true);
 });
