@@ -25,9 +25,14 @@ export interface CassetteSummary {
   recorded_since_start: number;
 }
 
+export interface ModeChange {
+  mode?: Mode;
+  cassette?: string;
+}
+
 export interface AdminContext {
   current(): { mode: Mode; cassette: string };
-  switchTo(change: { mode?: Mode; cassette?: string }): void;
+  switchTo(change: ModeChange): void;
   lockMode: boolean;
   adminToken: string | undefined;
   browserGuard: BrowserGuard;
@@ -73,13 +78,18 @@ function authorize(req: IncomingMessage, ctx: AdminContext): void {
   authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
 }
 
-function parseChange(body: Buffer, cassetteDir: string): { mode?: Mode; cassette?: string } {
+function parseChange(body: Buffer, cassetteDir: string): ModeChange {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch {
     throw new ProxyError('invalid_request', 'the body must be JSON such as {"mode": "replay"} or {"mode": "record", "cassette": "name"}');
   }
+  return checkChange(value, cassetteDir);
+}
+
+/** A runtime change (`{"mode"?, "cassette"?}`), checked; throws the ProxyError that says what is wrong. */
+export function checkChange(value: unknown, cassetteDir: string): ModeChange {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ProxyError('invalid_request', 'the body must be a JSON object');
   const { mode, cassette, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);

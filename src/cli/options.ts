@@ -18,15 +18,14 @@ import { parseJsonPath, type JsonPath } from '../json-path.js';
 import { MODES, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { UsageError } from './usage-error.js';
+
+export { UsageError } from './usage-error.js';
 
 export const ENV_PREFIX = 'CASSETTE_PROXY';
 
 /** 512 MiB: room for image and audio uploads, far below what would hurt the machine. */
 export const DEFAULT_MAX_BODY = 512 * 1024 * 1024;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 /** `--port (CASSETTE_PROXY_PORT)`: how a message names a flag, since either may have set it. */
 function flag(name: string): string {
@@ -34,7 +33,7 @@ function flag(name: string): string {
 }
 
 function bad(name: string, problem: string): never {
-  throw new UsageError(`${flag(name)}: ${problem}`);
+  throw new UsageError(`${flag(name)}: ${problem}`, name, problem);
 }
 
 /** Repeatable flags also accept a comma-separated list, which is how an env variable gives several. */
@@ -46,7 +45,7 @@ function list(values: unknown): string[] {
 /** Node's timers take at most 2^31-1 ms (about 24 days); a longer delay would fire at once. */
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-const FLAGS = {
+export const FLAGS = {
   mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
   upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to (http:// or https://, no query); its path prefixes every request path' },
   host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
@@ -79,7 +78,9 @@ const FLAGS = {
   'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
 } satisfies Record<string, Options>;
 
-type Args = InferredOptionTypes<typeof FLAGS> & { _: (string | number)[] };
+/** Each flag's value, by its name in the table, as yargs gives them. */
+export type FlagValues = InferredOptionTypes<typeof FLAGS>;
+type Args = FlagValues & { _: (string | number)[] };
 
 const USAGE =
   '$0 [options]            run the proxy\n' +
@@ -113,7 +114,7 @@ function quickParse(argv: string[]): Args | undefined {
   return Object.keys(parsed.argv).every((key) => known.has(key)) ? (parsed.argv as unknown as Args) : undefined;
 }
 
-const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+export const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 const COMMANDS = ['scan', 'redact'];
 
@@ -157,7 +158,7 @@ function withSuggestion(message: string, argv: readonly string[]): string {
 }
 
 /** The candidate closest to `word` by edit distance, when close enough to be a typo. */
-function nearest(word: string, candidates: readonly string[], spelling = (c: string): string => c): string | undefined {
+export function nearest(word: string, candidates: readonly string[], spelling = (c: string): string => c): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {
@@ -237,7 +238,11 @@ export async function parseConfig(argv: string[]): Promise<Config> {
     const near = nearest(command, COMMANDS);
     throw new UsageError(`unknown command "${command}"${near ? `; did you mean ${near}?` : ''} The commands are ${COMMANDS.join(' and ')}`);
   }
+  return configFrom(args);
+}
 
+/** Checks every flag's value (from the command line, the environment or the library's options) into a Config. */
+export function configFrom(args: FlagValues): Config {
   const mode: Mode = oneOf('mode', args.mode, MODES);
   const upstream = parseUpstream(args.upstream);
   if (typeof upstream === 'string') bad('upstream', upstream);

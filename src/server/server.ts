@@ -4,11 +4,12 @@
  * module that knows all the others.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrowserGuard } from '../admin/browser-guard.js';
-import { ADMIN_PREFIX, handleAdmin, type CassetteSummary } from '../admin/routes.js';
+import { ADMIN_PREFIX, handleAdmin, type CassetteSummary, type ModeChange } from '../admin/routes.js';
 import { cassettePath, displayPath } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
 import type { Config } from '../config.js';
@@ -37,6 +38,10 @@ export interface RunningProxy {
   readonly defaultCassette: string;
   /** Each cassette in use, with its counts (as GET /_proxy/cassettes shows). */
   cassettes(): CassetteSummary[];
+  /** The mode and default cassette now (as GET /_proxy/mode shows). */
+  current(): { mode: Mode; cassette: string };
+  /** Switches the mode and/or the default cassette, as PUT /_proxy/mode does once it was checked and allowed. */
+  switchTo(change: ModeChange): void;
   /**
    * Stops accepting, lets exchanges in flight finish for up to `graceMs` (then cuts them: a cut
    * stream is not saved), saves what is pending, and releases the upstream connections.
@@ -196,8 +201,14 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   };
 
   // Replay modes read the default cassette now, so the first request does not pay for it and a
-  // broken cassette shows in the log at start.
-  if (MODE_POLICY[config.mode].replay) replayCassettes.table(state.file).catch(() => undefined);
+  // broken cassette shows in the log at start. One that does not exist is no news at start: a suite
+  // may use only x-cassette, and replay-or-record creates it.
+  if (MODE_POLICY[config.mode].replay) {
+    stat(state.file).then(
+      () => replayCassettes.table(state.file).catch(() => undefined),
+      () => undefined,
+    );
+  }
 
   const server = http.createServer(
     {
@@ -229,6 +240,8 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       return state.file;
     },
     cassettes,
+    current: admin.current,
+    switchTo: admin.switchTo,
     async close(graceMs = 0) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -18,7 +18,7 @@ export interface TestProxy extends RunningProxy {
   client(apiKey: string, options?: { cassette?: string }): OpenAI;
 }
 
-export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }): Promise<TestProxy> {
+export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }, log = silentLogger()): Promise<TestProxy> {
   const temp = await tempDir();
   const config: Config = {
     mode: 'record',
@@ -43,7 +43,7 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     headersTimeoutMs: 30_000,
     ...overrides,
   };
-  const proxy = await startProxy(config, silentLogger());
+  const proxy = await startProxy(config, log);
   t.after(async () => {
     await proxy.close();
     await temp.remove();
