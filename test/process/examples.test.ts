@@ -22,7 +22,8 @@ before(async () => {
   const temp = await tempDir('cassette-proxy-examples-');
   workspace = temp.dir;
   process.once('exit', () => void temp.remove());
-  await run('npm', ['pack', '--pack-destination', workspace, '--silent'], { cwd: REPO_ROOT, timeout: 120_000 });
+  // dist/ is what `npm test` just built: `prepare` would rebuild it while other test files import it.
+  await run('npm', ['pack', '--pack-destination', workspace, '--silent', '--ignore-scripts'], { cwd: REPO_ROOT, timeout: 120_000 });
   tarball = path.join(workspace, (await readdir(workspace)).find((f) => f.endsWith('.tgz'))!);
 });
 

@@ -40,7 +40,8 @@ test('the packed package runs with production dependencies only, as the image ru
 
   const temp = await tempDir('cassette-proxy-image-');
   t.after(temp.remove);
-  await run('npm', ['pack', '--pack-destination', temp.dir, '--silent'], { cwd: REPO_ROOT, timeout: 120_000 });
+  // dist/ is what `npm test` just built: `prepare` would rebuild it while other test files import it.
+  await run('npm', ['pack', '--pack-destination', temp.dir, '--silent', '--ignore-scripts'], { cwd: REPO_ROOT, timeout: 120_000 });
   const tarball = (await readdir(temp.dir)).find((f) => f.endsWith('.tgz'))!;
   await run('tar', ['-xzf', tarball], { cwd: temp.dir });
   const app = path.join(temp.dir, 'package');
