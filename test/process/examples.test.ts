@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, readdir } from 'node:fs/promises';
+import { cp, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { before, test } from 'node:test';
@@ -59,5 +59,10 @@ for (const example of ['node-test', 'vitest']) {
 
     await npmTest(dir, { CI: 'true', OPENAI_UPSTREAM: upstream.url });
     assert.equal(upstream.requests.length, recorded, 'replay in CI contacted nothing');
+
+    // The bin through npx, as the docs and the pre-commit recipe use it in a project that installed the package.
+    const { stdout } = await run('npx', ['--no-install', 'cassette-proxy', '--version'], { cwd: dir });
+    assert.equal(stdout.trim(), JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')).version);
+    await run('npx', ['--no-install', 'cassette-proxy', 'scan', 'cassettes/'], { cwd: dir }); // throws unless it exits 0
   });
 }
