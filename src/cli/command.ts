@@ -2,7 +2,8 @@
 import yargs, { type Argv } from 'yargs';
 import { UsageError } from './options.js';
 
-export const EXIT_STATUS = 'Exit status: 0 done; 1 a cassette or report could not be read or written (the message names the file and why); 2 a usage error.';
+export const EXIT_STATUS =
+  'Exit status: 0 done; 1 a cassette or report could not be read or written, or a cassette no longer matches its report (the message names the file and why); 2 a usage error.';
 
 /**
  * yargs for `cassette-proxy <command>`: strict flags, --help (which states the exit statuses: yargs

@@ -32,7 +32,7 @@ export async function runMerge(argv: string[], out: NodeJS.WritableStream = proc
   const seen = new Set<string>();
   let duplicates = 0;
   for (const file of inputs) {
-    const shown = displayPath(path.resolve(file));
+    const shown = displayPath(file);
     let loaded;
     try {
       loaded = await loadCassette(file, shown);

@@ -82,12 +82,12 @@ const FLAGS = {
 type Args = InferredOptionTypes<typeof FLAGS> & { _: (string | number)[] };
 
 const USAGE =
-  '$0 [options]            run the proxy\n' +
-  '$0 scan <dir>           report cassettes that hold something like a credential (exit 1)\n' +
-  '$0 redact <file>        redact a cassette in place\n' +
-  '$0 inspect <cassette…>  one line per interaction (model, stream, tokens, size) and totals\n' +
-  '$0 prune --usage <json> remove the interactions a replay run never used (GET /_proxy/cassettes)\n' +
-  '$0 merge <out> <in…>    combine cassettes (e.g. one per replica), exact duplicates dropped\n\n' +
+  '$0 [options]             run the proxy\n' +
+  '$0 scan <dir>            report cassettes that hold something like a credential (exit 1)\n' +
+  '$0 redact <file>         redact a cassette in place\n' +
+  '$0 inspect <cassette…>   one line per interaction (model, stream, tokens, size) and totals\n' +
+  '$0 prune --usage <json>  remove the interactions a replay run never used (GET /_proxy/cassettes)\n' +
+  '$0 merge <out> <in…>     combine cassettes (e.g. one per replica), exact duplicates dropped\n\n' +
   'A recording reverse proxy for the OpenAI API that reads and writes go-vcr cassettes.\n' +
   'Every flag can also be set as CASSETTE_PROXY_<FLAG>, e.g. CASSETTE_PROXY_UPSTREAM.';
 

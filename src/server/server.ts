@@ -163,8 +163,8 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const usage = (): { row: CassetteSummary; neverReplayed?: Interaction[] }[] => {
     const rows = new Map<string, { row: CassetteSummary; table?: MatchTable; recordedFrom?: number }>();
     for (const { file, table } of replayCassettes.loaded()) {
-      const usage = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
-      rows.set(file, { row: { cassette: displayPath(file), interactions_on_disk: usage.interactions, replayed: usage.replayed, never_replayed: usage.neverReplayed, recorded_since_start: 0 }, table });
+      const counts = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
+      rows.set(file, { row: { cassette: displayPath(file), interactions_on_disk: counts.interactions, replayed: counts.replayed, never_replayed: counts.neverReplayed, recorded_since_start: 0 }, table });
     }
     for (const cassette of store.all()) {
       const { onDisk, recordedSinceStart } = cassette.stats();
@@ -260,7 +260,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
 }
 
 /** How many never-replayed interactions a shutdown summary names per cassette: one log line stays readable. */
-export const SUMMARY_LISTED = 50;
+const SUMMARY_LISTED = 50;
 
 /** A cassette's row in the shutdown summary: the interactions never replayed by id, method and path (the first SUMMARY_LISTED). */
 function summaryRow({ row, neverReplayed }: { row: CassetteSummary; neverReplayed?: Interaction[] }): object {
