@@ -23,6 +23,11 @@ export interface CassetteSummary {
   replayed: number;
   never_replayed: number;
   recorded_since_start: number;
+  /**
+   * Ids of the interactions never replayed by this process, for a cassette loaded for replay
+   * (what it recorded itself is left out): the input of `cassette-proxy prune`.
+   */
+  never_replayed_ids?: number[];
 }
 
 export interface ModeChange {

@@ -4,17 +4,27 @@ import { displayPath } from '../cassette/names.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { startProxy } from '../server/server.js';
-import { UsageError, parseConfig } from './options.js';
+import { COMMANDS, UsageError, parseConfig } from './options.js';
+
+/** Each subcommand's runner, loaded (with the yargs it parses with) only when it is run. */
+const COMMAND_RUNNERS: Record<(typeof COMMANDS)[number], () => Promise<(argv: string[]) => Promise<number>>> = {
+  scan: async () => (await import('./scan.js')).runScan,
+  redact: async () => (await import('./redact.js')).runRedact,
+  inspect: async () => (await import('./inspect.js')).runInspect,
+  prune: async () => (await import('./prune.js')).runPrune,
+  merge: async () => (await import('./merge.js')).runMerge,
+};
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === 'scan' || argv[0] === 'redact') {
+  const command = COMMANDS.find((name) => name === argv[0]);
+  if (command) {
     try {
-      // The subcommands (and the yargs they parse with) are loaded only when one is run.
-      process.exitCode = await (argv[0] === 'scan' ? (await import('./scan.js')).runScan(argv) : (await import('./redact.js')).runRedact(argv));
+      process.exitCode = await (await COMMAND_RUNNERS[command]())(argv);
     } catch (err) {
-      process.stderr.write(`cassette-proxy ${argv[0]}: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = err instanceof UsageError ? 2 : 1;
+      const usage = err instanceof UsageError;
+      process.stderr.write(`cassette-proxy ${command}: ${err instanceof Error ? err.message : String(err)}\n${usage ? `Run cassette-proxy ${command} --help for its arguments.\n` : ''}`);
+      process.exitCode = usage ? 2 : 1;
     }
     return;
   }

@@ -83,9 +83,12 @@ export type FlagValues = InferredOptionTypes<typeof FLAGS>;
 type Args = FlagValues & { _: (string | number)[] };
 
 const USAGE =
-  '$0 [options]            run the proxy\n' +
-  '$0 scan <dir>           report cassettes that hold something like a credential (exit 1)\n' +
-  '$0 redact <file>        redact a cassette in place\n\n' +
+  '$0 [options]             run the proxy\n' +
+  '$0 scan <dir>            report cassettes that hold something like a credential (exit 1)\n' +
+  '$0 redact <file>         redact a cassette in place\n' +
+  '$0 inspect <cassette…>   one line per interaction (model, stream, tokens, size) and totals\n' +
+  '$0 prune --usage <json>  remove the interactions a replay run never used (GET /_proxy/cassettes)\n' +
+  '$0 merge <out> <in…>     combine cassettes (e.g. one per replica), exact duplicates dropped\n\n' +
   'A recording reverse proxy for the OpenAI API that reads and writes go-vcr cassettes.\n' +
   'Every flag can also be set as CASSETTE_PROXY_<FLAG>, e.g. CASSETTE_PROXY_UPSTREAM.';
 
@@ -116,7 +119,7 @@ function quickParse(argv: string[]): Args | undefined {
 
 export const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-const COMMANDS = ['scan', 'redact'];
+export const COMMANDS = ['scan', 'redact', 'inspect', 'prune', 'merge'] as const;
 
 /**
  * A flag that takes a value but was given none (`--mode` last, or followed by another flag) is an
@@ -236,7 +239,7 @@ export async function parseConfig(argv: string[]): Promise<Config> {
   if (args._.length > 0) {
     const command = String(args._[0]);
     const near = nearest(command, COMMANDS);
-    throw new UsageError(`unknown command "${command}"${near ? `; did you mean ${near}?` : ''} The commands are ${COMMANDS.join(' and ')}`);
+    throw new UsageError(`unknown command "${command}"${near ? `; did you mean ${near}?` : ''} The commands are ${COMMANDS.slice(0, -1).join(', ')} and ${COMMANDS.at(-1)}`);
   }
   return configFrom(args);
 }

@@ -81,6 +81,14 @@ export class MatchTable {
     return { interactions: this.interactions.length, replayed, neverReplayed: this.interactions.length - replayed };
   }
 
+  /**
+   * The recordings that never answered, in file order, among the first `end` (by default all):
+   * what a suite no longer asks for, which `cassette-proxy prune` can remove.
+   */
+  neverReplayed(end = this.interactions.length): Interaction[] {
+    return this.interactions.slice(0, end).filter((_, position) => this.timesReplayed[position] === 0);
+  }
+
   private viewOf(interaction: Interaction): RequestView {
     const { request } = interaction;
     return this.viewer.view(request.method, request.url, request.headers ?? {}, request.body);

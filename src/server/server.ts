@@ -10,13 +10,16 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrowserGuard } from '../admin/browser-guard.js';
 import { ADMIN_PREFIX, handleAdmin, type CassetteSummary, type ModeChange } from '../admin/routes.js';
+import { requestPath } from '../cassette/describe.js';
 import { cassettePath, displayPath } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
+import type { Interaction } from '../cassette/types.js';
 import type { Config } from '../config.js';
 import { ProxyError, asProxyError, describeCause, ownError, sendError } from '../errors.js';
 import { Forwarder } from '../forward/forwarder.js';
 import type { Logger } from '../log.js';
 import { RequestViewer } from '../match/request-view.js';
+import type { MatchTable } from '../match/table.js';
 import { Metrics, type Outcome } from '../metrics.js';
 import { MODE_POLICY, type Mode } from '../mode.js';
 import { bodyTooLarge, readBody } from '../read-body.js';
@@ -161,25 +164,34 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     else log.info(line, 'exchange');
   };
 
-  const cassettes = (): CassetteSummary[] => {
-    const rows = new Map<string, CassetteSummary>();
+  /** The /_proxy/cassettes rows, each with the interactions never replayed when it was loaded for replay. */
+  const usage = (): { row: CassetteSummary; neverReplayed?: Interaction[] }[] => {
+    const rows = new Map<string, { row: CassetteSummary; table?: MatchTable; recordedFrom?: number }>();
     for (const { file, table } of replayCassettes.loaded()) {
-      const usage = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
-      rows.set(file, { cassette: displayPath(file), interactions_on_disk: usage.interactions, replayed: usage.replayed, never_replayed: usage.neverReplayed, recorded_since_start: 0 });
+      const counts = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
+      rows.set(file, { row: { cassette: displayPath(file), interactions_on_disk: counts.interactions, replayed: counts.replayed, never_replayed: counts.neverReplayed, recorded_since_start: 0 }, table });
     }
     for (const cassette of store.all()) {
       const { onDisk, recordedSinceStart } = cassette.stats();
-      const row = rows.get(cassette.file);
-      if (row) {
+      const entry = rows.get(cassette.file);
+      if (entry) {
+        const { row } = entry;
         row.interactions_on_disk = Math.max(row.interactions_on_disk, onDisk);
         row.never_replayed = row.interactions_on_disk - row.replayed;
         row.recorded_since_start = recordedSinceStart;
+        // What this process recorded went at the end of the file, and has had no chance to be replayed.
+        if (recordedSinceStart > 0) entry.recordedFrom = onDisk - recordedSinceStart;
       } else {
-        rows.set(cassette.file, { cassette: displayPath(cassette.file), interactions_on_disk: onDisk, replayed: 0, never_replayed: onDisk, recorded_since_start: recordedSinceStart });
+        rows.set(cassette.file, { row: { cassette: displayPath(cassette.file), interactions_on_disk: onDisk, replayed: 0, never_replayed: onDisk, recorded_since_start: recordedSinceStart } });
       }
     }
-    return [...rows.values()].sort((a, b) => a.cassette.localeCompare(b.cassette));
+    return [...rows.values()]
+      .sort((a, b) => a.row.cassette.localeCompare(b.row.cassette))
+      .map(({ row, table, recordedFrom }) => ({ row, neverReplayed: table?.neverReplayed(recordedFrom) }));
   };
+
+  const cassettes = (): CassetteSummary[] =>
+    usage().map(({ row, neverReplayed }) => (neverReplayed ? { ...row, never_replayed_ids: neverReplayed.map((i) => i.id) } : row));
 
   const admin = {
     current: () => ({ mode: state.mode, cassette: state.cassette }),
@@ -255,9 +267,20 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       await closed;
       await store.flushAll();
       forwarder.close();
-      log.info({ cassettes: cassettes() }, 'cassette summary');
+      log.info({ cassettes: usage().map(summaryRow) }, 'cassette summary');
     },
   };
+}
+
+/** How many never-replayed interactions a shutdown summary names per cassette: one log line stays readable. */
+const SUMMARY_LISTED = 50;
+
+/** A cassette's row in the shutdown summary: the interactions never replayed by id, method and path (the first SUMMARY_LISTED). */
+function summaryRow({ row, neverReplayed }: { row: CassetteSummary; neverReplayed?: Interaction[] }): object {
+  if (!neverReplayed) return row;
+  const listed = neverReplayed.slice(0, SUMMARY_LISTED).map((i) => ({ id: i.id, method: i.request.method, path: requestPath(i.request.url) }));
+  const rest = neverReplayed.length - listed.length;
+  return { ...row, never_replayed_interactions: listed, ...(rest > 0 && { never_replayed_not_listed: rest }) };
 }
 
 /** The cassette a request names in `x-cassette` (never forwarded upstream), or the current default. */

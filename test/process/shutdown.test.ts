@@ -1,11 +1,17 @@
-/** SIGTERM and SIGINT on the built bin: streams in flight finish and are saved; past the grace period they are cut and not saved. */
+/**
+ * SIGTERM and SIGINT on the built bin: streams in flight finish and are saved; past the grace period
+ * they are cut and not saved; the summary then names the interactions never replayed.
+ */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import OpenAI from 'openai';
+import { cassetteText, serializeInteraction } from '../../src/cassette/codec.js';
+import { readCassette } from '../../src/cassette/store.js';
 import { FakeUpstream, SEED_TOOL_CALL_STREAM, SEED_TURN_ONE_REQUEST } from '../support/fake-upstream.js';
-import { tempDir } from '../support/paths.js';
+import { fixture, tempDir } from '../support/paths.js';
 import { readCassetteYaml } from '../support/proxy.js';
 import { spawnProxy } from '../support/spawn.js';
 
@@ -50,4 +56,30 @@ test('a stream still open when the grace period ends is cut, not saved, and the 
   assert.equal(ended, 'error', 'the client sees a failure, not a clean end');
   assert.equal(await exit, 0);
   assert.ok(!existsSync(path.join(temp.dir, 'default.yaml')), 'the cut stream was not saved');
+});
+
+test('the shutdown summary names the interactions never replayed (id, method, path), the first 50 of them', async (t) => {
+  const upstream = await FakeUpstream.start();
+  await upstream.close(); // replay never contacts it
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const [, model] = (await readCassette(fixture('govcr-v4-chat-and-model.yaml'))).interactions;
+  const blocks = Array.from({ length: 60 }, (_, id) => serializeInteraction({ ...model!, id, request: { ...model!.request, url: `http://127.0.0.1:18182/v1/models/m${id}?key=x` } }));
+  await writeFile(path.join(temp.dir, 'default.yaml'), cassetteText(blocks));
+  const proxy = await spawnProxy(t, ['--port', '0', '--mode', 'replay', '--upstream', upstream.url, '--cassette-dir', temp.dir]);
+  assert.equal((await fetch(`${proxy.url}/v1/models/m0?key=x`)).status, 200);
+  assert.equal(await proxy.stop('SIGTERM'), 0);
+  const summary = proxy
+    .stderr()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line))
+    .find((record) => record.msg === 'cassette summary');
+  const [row] = summary.cassettes;
+  assert.equal(row.never_replayed, 59);
+  assert.equal(row.never_replayed_interactions.length, 50);
+  assert.deepEqual(row.never_replayed_interactions[0], { id: 1, method: 'GET', path: '/v1/models/m1' });
+  assert.deepEqual(row.never_replayed_interactions[49], { id: 50, method: 'GET', path: '/v1/models/m50' });
+  assert.equal(row.never_replayed_not_listed, 9);
+  assert.equal(row.never_replayed_ids, undefined, 'the log line lists interactions, not the ids of GET /_proxy/cassettes');
 });
