@@ -32,17 +32,21 @@ async function openBystander(proxy: TestProxy, upstream: FakeUpstream): Promise<
   };
 }
 
-type Answer = { status: number; code: string | undefined; retry: string | null } | 'cut';
+type Answer = { status: number; code: string | undefined; retry: string | null } | 'cut' | 'hung';
 
-/** Has the upstream answer with exactly these bytes; what the client got, or 'cut' when its connection broke. */
+/**
+ * Has the upstream answer with exactly these bytes: what the client got, 'cut' when its connection
+ * broke, 'hung' when it was still waiting after 3 s.
+ */
 async function throughHostile(proxy: TestProxy, bytes: string): Promise<Answer> {
+  const signal = AbortSignal.timeout(3000);
   let res: Response;
   let text: string;
   try {
-    res = await fetch(`${proxy.baseURL}/raw`, { method: 'POST', body: Buffer.from(bytes, 'latin1') });
+    res = await fetch(`${proxy.baseURL}/raw`, { method: 'POST', body: Buffer.from(bytes, 'latin1'), signal });
     text = await res.text();
   } catch {
-    return 'cut';
+    return signal.aborted ? 'hung' : 'cut';
   }
   const code = text.startsWith('{"error"') ? (JSON.parse(text) as { error: { code: string } }).error.code : undefined;
   return { status: res.status, code, retry: res.headers.get('x-should-retry') };
