@@ -135,7 +135,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     // Runs inside the HTTP parser's callbacks: a throw here would end the process, so none escapes.
     try {
       const refused = refusal(req);
-      if (refused) throw refused;
+      if (refused) return sendError(res, refused);
       const file = cassetteFor(req, config.cassetteDir, state.file);
       entry.cassette = displayPath(file);
       handled = proxyRequest(req, res, file, entry).catch((err: unknown) => sendError(res, asProxyError(err)));
