@@ -3,7 +3,8 @@
  * the answer is piped back as it arrives (an SSE event reaches the client the moment the upstream
  * sends it). When recording, a tee copies the request and response bytes without slowing the
  * pipe; the copy of an encoded response is decoded on the side, so the client gets the bytes it
- * asked for and the cassette gets text.
+ * asked for and the cassette gets text. Whatever goes wrong ends its own exchange only: an answer
+ * HTTP cannot relay is checked before it is relayed, and every callback is guarded.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
