@@ -120,6 +120,10 @@ export function parseCassette(text: string, file: string): Cassette {
 
 type YamlMap = Record<string, unknown>;
 
+/** What a reason phrase may not hold (RFC 9110 allows HTAB, SP, VCHAR and obs-text). */
+// eslint-disable-next-line no-control-regex
+const UNSENDABLE_STATUS = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** Reads one YAML tree into typed values; missing optional keys become empty, like Go's zero values. */
 class Checker {
   constructor(private readonly file: string) {}
@@ -184,7 +188,7 @@ class Checker {
       uncompressed: this.bool(map, 'uncompressed', path),
       body: this.body(map, path),
       headers: this.headers(map.headers, `${path}.headers`),
-      status: this.str(map, 'status', path),
+      status: this.statusText(map, path),
       code: this.statusCode(map, path),
       duration: duration || '0s',
     };
@@ -222,7 +226,18 @@ class Checker {
   private statusCode(map: YamlMap, path: string): number {
     const code = this.int(map, 'code', path);
     if (code < 100 || code > 999) this.fail(`${path}.code`, `must be an HTTP status from 100 to 999, got ${code}`);
+    // A client that gets a 1xx waits for the final answer, which a cassette cannot give.
+    if (code < 200) this.fail(`${path}.code`, `must be a final HTTP status (200 or more), got ${code}: a client would wait forever after a ${code}`);
     return code;
+  }
+
+  /** The status line text (`200 OK`) goes out as the reason phrase: only characters HTTP can carry. */
+  private statusText(map: YamlMap, path: string): string {
+    const status = this.str(map, 'status', path);
+    if (UNSENDABLE_STATUS.test(status)) {
+      this.fail(`${path}.status`, `holds a character HTTP cannot carry in a status line (a control character such as CR or LF, or one beyond U+00FF): ${JSON.stringify(status)}`);
+    }
+    return status;
   }
 
   private bool(map: YamlMap, key: string, path: string): boolean {

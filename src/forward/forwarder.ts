@@ -3,14 +3,15 @@
  * the answer is piped back as it arrives (an SSE event reaches the client the moment the upstream
  * sends it). When recording, a tee copies the request and response bytes without slowing the
  * pipe; the copy of an encoded response is decoded on the side, so the client gets the bytes it
- * asked for and the cassette gets text.
+ * asked for and the cassette gets text. Whatever goes wrong ends its own exchange only: an answer
+ * HTTP cannot relay is checked before it is relayed, and every callback is guarded.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, type Duplex, type Transform } from 'node:stream';
 import { upstreamUrl } from '../config.js';
-import { ProxyError, describeCause, sendError } from '../errors.js';
+import { ProxyError, asProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { bodyTooLarge } from '../read-body.js';
@@ -39,15 +40,28 @@ export type CaptureSink = (exchange: CapturedExchange) => void;
 /** Connection-level headers that the proxy's own connection to the client replaces. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
+/** What HTTP lets a reason phrase hold (RFC 9110: HTAB, SP, VCHAR, obs-text); the same test Node's writeHead makes. */
+// eslint-disable-next-line no-control-regex
+const UNSENDABLE_REASON = /[^\t\x20-\x7e\x80-\xff]/;
+
 interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
   capture: CaptureSink | undefined;
   requestChunks: Buffer[];
   started: bigint;
   proxyReq?: http.ClientRequest;
+  proxyRes?: IncomingMessage;
   /** Bounds the wait for the upstream's response headers (--upstream-timeout). */
   headersTimer?: NodeJS.Timeout;
-  /** Set when the proxy itself stopped the exchange (e.g. the body was too large). */
+  /** The copy of the response, when recording. */
+  tee?: ResponseTee;
+  /** Set when the exchange failed; the first failure is the one reported. */
   failure?: ProxyError;
+  /** True once forward()'s promise settled. */
+  settled: boolean;
+  /** Settles forward()'s promise, once. */
+  settle(failure?: ProxyError): void;
 }
 
 /**
@@ -63,6 +77,7 @@ const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Track
 export class Forwarder {
   private readonly proxy;
   private readonly agent: http.Agent;
+  private readonly origin: string;
 
   constructor(
     private readonly options: ForwardOptions,
@@ -70,6 +85,7 @@ export class Forwarder {
     private readonly metrics: Metrics,
   ) {
     const secure = options.upstream.protocol === 'https:';
+    this.origin = options.upstream.origin;
     this.agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     this.proxy = loadHttpProxy().createProxyServer({
       target: options.upstream.href,
@@ -79,41 +95,61 @@ export class Forwarder {
       xfwd: false,
       agent: this.agent,
     });
-    this.proxy.on('proxyReq', (proxyReq, req, res) => this.onProxyReq(proxyReq, req, res as ServerResponse));
-    this.proxy.on('proxyRes', (proxyRes, req, res) => this.onProxyRes(proxyRes, req, res as ServerResponse));
+    // These run inside http-proxy's emits and the upstream socket's parser callbacks, where a throw
+    // would escape every handler and end the process: each is guarded to end its own exchange only.
+    this.proxy.on('proxyReq', (proxyReq, req) => this.guarded(req, () => this.onProxyReq(proxyReq, req)));
+    this.proxy.on('proxyRes', (proxyRes, req) => this.guarded(req, () => this.onProxyRes(proxyRes, req)));
     // Without a listener http-proxy throws; every request also passes its own error callback.
-    this.proxy.on('error', (err, req, res) => this.onError(err, req, res as ServerResponse));
+    this.proxy.on('error', (err, req) => this.guarded(req, () => this.onError(err, req)));
   }
 
-  /** Forwards one request; `capture` (when recording) gets the copy once the exchange completed. */
-  forward(req: IncomingMessage, res: ServerResponse, { capture, body }: ForwardRequest = {}): void {
-    const exchange: Exchange = { capture, requestChunks: [], started: process.hrtime.bigint() };
-    (req as TrackedRequest)[EXCHANGE] = exchange;
-    if (body) {
-      exchange.requestChunks.push(body);
-      this.proxy.web(req, res, { buffer: Readable.from([body]) }, (err) => this.onError(err, req, res));
-      return;
-    }
-    // A declared length was already checked against the limit: then only a recording needs the bytes.
-    const declared = req.headers['content-length'] !== undefined;
-    if (declared && !capture) {
-      this.proxy.web(req, res, {}, (err) => this.onError(err, req, res));
-      return;
-    }
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (exchange.failure) return;
-      size += chunk.length;
-      if (size > this.options.maxBody) {
-        exchange.failure ??= bodyTooLarge(this.options.maxBody);
-        req.unpipe();
-        exchange.proxyReq?.destroy();
-        this.onError(exchange.failure, req, res);
-        return;
+  /**
+   * Forwards one request; `capture` (when recording) gets the copy once the exchange completed.
+   * Settles when the exchange is over: resolves when it completed (after the capture, when
+   * recording) or the client went away; rejects with the ProxyError the client is to get, as an
+   * answer before the response head went out or as a cut connection after.
+   */
+  forward(req: IncomingMessage, res: ServerResponse, { capture, body }: ForwardRequest = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const exchange: Exchange = {
+        req,
+        res,
+        capture,
+        requestChunks: [],
+        started: process.hrtime.bigint(),
+        settled: false,
+        settle: (failure) => {
+          if (exchange.settled) return;
+          exchange.settled = true;
+          clearTimeout(exchange.headersTimer);
+          if (failure) reject(failure);
+          else resolve();
+        },
+      };
+      (req as TrackedRequest)[EXCHANGE] = exchange;
+      res.once('close', () => this.guarded(req, () => this.onClientDone(exchange)));
+      const web = (options: { buffer?: Readable }): void =>
+        this.proxy.web(req, res, options, (err) => this.guarded(req, () => this.onError(err, req)));
+      if (body) {
+        exchange.requestChunks.push(body);
+        return web({ buffer: Readable.from([body]) });
       }
-      if (capture) exchange.requestChunks.push(chunk);
+      // A declared length was already checked against the limit: then only a recording needs the bytes.
+      const declared = req.headers['content-length'] !== undefined;
+      if (declared && !capture) return web({});
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (exchange.failure) return;
+        size += chunk.length;
+        if (size > this.options.maxBody) {
+          req.unpipe();
+          this.fail(exchange, bodyTooLarge(this.options.maxBody));
+          return;
+        }
+        if (capture) exchange.requestChunks.push(chunk);
+      });
+      web({});
     });
-    this.proxy.web(req, res, {}, (err) => this.onError(err, req, res));
   }
 
   close(): void {
@@ -121,121 +157,206 @@ export class Forwarder {
     this.proxy.close();
   }
 
-  private onProxyReq(proxyReq: http.ClientRequest, req: IncomingMessage, res: ServerResponse): void {
+  /** Runs one exchange's callback so that anything it throws ends that exchange only. */
+  private guarded(req: IncomingMessage, callback: () => void): void {
+    try {
+      callback();
+    } catch (err) {
+      const exchange = exchangeOf(req);
+      this.log.error({ err: describeCause(err), method: req.method, path: pathOnly(req.url) }, 'forwarding failed unexpectedly; ending this exchange');
+      if (exchange) this.fail(exchange, asProxyError(err));
+    }
+  }
+
+  /**
+   * Ends a failed exchange: stops the upstream side (its connection is never reused) and settles
+   * with the failure, which the caller answers (or, once the head is out, cuts).
+   */
+  private fail(exchange: Exchange, error: ProxyError): void {
+    exchange.failure ??= error;
+    exchange.proxyReq?.destroy();
+    // Unpiped first: a response destroyed after its parser saw the end still emits 'end', which
+    // would end the client's answer as if whole.
+    exchange.proxyRes?.unpipe();
+    exchange.proxyRes?.destroy();
+    exchange.settle(exchange.failure);
+  }
+
+  private onProxyReq(proxyReq: http.ClientRequest, req: IncomingMessage): void {
     const exchange = exchangeOf(req);
     if (!exchange) return;
     exchange.proxyReq = proxyReq;
     exchange.started = process.hrtime.bigint();
+    // Over before the upstream request got its socket (the client went away, the body was too
+    // large): no tokens are bought for nobody.
+    if (exchange.settled || exchange.res.destroyed) {
+      proxyReq.destroy();
+      return;
+    }
     // Only the wait for response headers is bounded: a stream may then take as long as it takes.
     // A timer per request, not one periodic sweep over a set of the waiting exchanges: with the
     // set, V8 promoted the exchanges to the old generation too (young collections twice as slow).
     const timer = setTimeout(() => {
-      exchange.failure ??= new ProxyError(
-        'upstream_timeout',
-        `the upstream ${this.options.upstream.origin} sent no response headers within ${this.options.upstreamTimeoutMs / 1000} s (--upstream-timeout)`,
+      this.fail(
+        exchange,
+        new ProxyError('upstream_timeout', `the upstream ${this.origin} sent no response headers within ${this.options.upstreamTimeoutMs / 1000} s (--upstream-timeout)`),
       );
-      proxyReq.destroy();
     }, this.options.upstreamTimeoutMs);
     timer.unref();
     exchange.headersTimer = timer;
-    // A client that goes away aborts the upstream request: no tokens are bought for nobody.
-    res.once('close', () => {
-      clearTimeout(timer);
-      if (!res.writableFinished) proxyReq.destroy();
-    });
+    // A 101 Switching Protocols to a request that asked for no switch (the proxy forwards none)
+    // cannot be relayed; Node hands the socket over only to this listener.
+    proxyReq.once('upgrade', (_answer: IncomingMessage, socket: Duplex) =>
+      this.guarded(req, () => {
+        socket.destroy();
+        this.fail(exchange, this.invalidResponse(exchange, '101 Switching Protocols to a request that asked for no protocol switch'));
+      }),
+    );
+    // An upstream request that closes with neither a response nor an error would otherwise leave
+    // the client waiting forever.
+    proxyReq.once('close', () =>
+      this.guarded(req, () => {
+        if (!exchange.settled && !exchange.proxyRes) this.onError(new Error('the connection closed without a response'), req);
+      }),
+    );
   }
 
-  private onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
+  private onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage): void {
     const exchange = exchangeOf(req);
-    clearTimeout(exchange?.headersTimer);
-    const headersAt = process.hrtime.bigint();
-    if (exchange) {
-      this.metrics.upstreamFirstByteSeconds.observe(Number(headersAt - exchange.started) / 1e9);
-      const started = exchange.started;
-      proxyRes.once('end', () => this.metrics.upstreamSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9));
+    if (!exchange) {
+      proxyRes.destroy();
+      return;
     }
+    const { res } = exchange;
+    exchange.proxyRes = proxyRes;
+    clearTimeout(exchange.headersTimer);
+    const headersAt = process.hrtime.bigint();
+    this.metrics.upstreamFirstByteSeconds.observe(Number(headersAt - exchange.started) / 1e9);
+    const started = exchange.started;
+    proxyRes.once('end', () => this.metrics.upstreamSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9));
+    proxyRes.on('error', (err) => this.guarded(req, () => this.onError(err, req)));
+    proxyRes.on('aborted', () => this.guarded(req, () => this.onError(new Error('the upstream closed the connection mid-response'), req)));
+
+    const problem = unrelayable(proxyRes);
+    if (problem) return this.fail(exchange, this.invalidResponse(exchange, problem));
     const forwarded: string[] = [];
     const raw = proxyRes.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) forwarded.push(raw[i]!, raw[i + 1]!);
     }
+    try {
+      res.writeHead(proxyRes.statusCode!, proxyRes.statusMessage, forwarded);
+    } catch (err) {
+      // Whatever else Node refuses to send (the checks above cover what HTTP's grammar allows).
+      return this.fail(exchange, this.invalidResponse(exchange, `a response head that cannot be relayed (${describeCause(err)})`));
+    }
     const sse = isEventStream(proxyRes.headers['content-type']);
-    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, forwarded);
     if (sse) {
       res.flushHeaders();
       res.once('close', this.metrics.streamOpened());
     }
-
-    const tee = exchange?.capture ? new ResponseTee(proxyRes, headersAt, sse, this.log) : undefined;
-    proxyRes.on('error', (err) => this.cutStream(res, err));
-    proxyRes.on('aborted', () => this.cutStream(res, new Error('the upstream closed the connection mid-response')));
+    if (exchange.capture) exchange.tee = new ResponseTee(proxyRes, headersAt, sse, this.log);
     proxyRes.pipe(res);
+  }
 
-    if (!tee || !exchange?.capture) return;
-    const capture = exchange.capture;
-    let clientDone = false;
-    let body: { bytes: Buffer; decoded: boolean } | undefined;
-    const complete = (): void => {
-      if (!clientDone || !body) return;
-      const { bytes, decoded } = body;
-      body = undefined; // held by closures that outlive the exchange: let a large body go
-      capture({
-        method: req.method ?? 'GET',
-        url: upstreamUrl(this.options.upstream, req.url ?? '/'),
-        rawHeaders: req.rawHeaders,
-        body: Buffer.concat(exchange.requestChunks),
-        durationNs: headersAt - exchange.started,
-        eventOffsetsMs: tee.eventOffsetsMs,
-        response: {
-          httpVersionMajor: proxyRes.httpVersionMajor,
-          httpVersionMinor: proxyRes.httpVersionMinor,
-          statusCode: proxyRes.statusCode ?? 0,
-          statusMessage: proxyRes.statusMessage ?? '',
-          rawHeaders: proxyRes.rawHeaders,
-          body: bytes,
-          decoded,
-        },
-      });
-    };
-    res.once('finish', () => {
-      clientDone = true;
-      complete();
-    });
+  /**
+   * The client side is over. An exchange cut short aborts its upstream request; one that
+   * completed is captured (when recording) once the copy of its body is whole.
+   */
+  private onClientDone(exchange: Exchange): void {
+    const { req, res } = exchange;
+    if (!res.writableFinished) {
+      exchange.proxyReq?.destroy();
+      return exchange.settle(exchange.failure);
+    }
+    const { tee, proxyRes, capture } = exchange;
+    if (!tee || !proxyRes || !capture || exchange.failure) return exchange.settle(exchange.failure);
     tee.done.then(
-      (result) => {
-        body = result;
-        complete();
-      },
-      () => undefined, // a cut stream is not recorded; cutStream already answered the client
+      ({ bytes, decoded }) =>
+        this.guarded(req, () => {
+          if (exchange.failure) return exchange.settle(exchange.failure);
+          capture({
+            method: req.method ?? 'GET',
+            url: upstreamUrl(this.options.upstream, req.url ?? '/'),
+            rawHeaders: req.rawHeaders,
+            body: Buffer.concat(exchange.requestChunks),
+            durationNs: tee.headersAt - exchange.started,
+            eventOffsetsMs: tee.eventOffsetsMs,
+            response: {
+              httpVersionMajor: proxyRes.httpVersionMajor,
+              httpVersionMinor: proxyRes.httpVersionMinor,
+              statusCode: proxyRes.statusCode ?? 0,
+              statusMessage: proxyRes.statusMessage ?? '',
+              rawHeaders: proxyRes.rawHeaders,
+              body: bytes,
+              decoded,
+            },
+          });
+          exchange.settle();
+        }),
+      (err: unknown) =>
+        this.guarded(req, () => {
+          // The upstream broke off (then onError settled already) or the copy itself failed.
+          this.log.warn({ err: describeCause(err), method: req.method, path: pathOnly(req.url) }, 'could not copy the response for the cassette; it is not saved');
+          this.fail(exchange, exchange.failure ?? asProxyError(err));
+        }),
     );
   }
 
-  /** Once bytes went out, the only honest signal left is to break the client's connection. */
-  private cutStream(res: ServerResponse, err: Error): void {
-    if (res.destroyed) return;
-    this.log.warn({ err: describeCause(err) }, 'upstream response broke off; closing the client connection');
-    res.destroy(err);
+  private onError(err: Error, req: IncomingMessage): void {
+    const exchange = exchangeOf(req);
+    if (!exchange) return;
+    const { res } = exchange;
+    if (exchange.settled) return;
+    // The client went away (http-proxy reports its aborted request): nothing is left to answer.
+    if (res.destroyed || req.socket.destroyed) {
+      exchange.proxyReq?.destroy();
+      return exchange.settle();
+    }
+    if (exchange.failure) return this.fail(exchange, exchange.failure);
+    const { proxyRes } = exchange;
+    // llhttp's errors: the upstream sent bytes that are not HTTP (a status outside 100-999, a
+    // malformed header, more bytes than its Content-Length said).
+    if ((err as NodeJS.ErrnoException).code?.startsWith('HPE_')) {
+      const what = proxyRes?.complete ? 'more bytes after its response had ended' : 'something that is not valid HTTP';
+      return this.fail(exchange, this.invalidResponse(exchange, `${what} (${describeCause(err)})`, err));
+    }
+    const length = proxyRes?.headers['content-length'];
+    if (proxyRes && length !== undefined && proxyRes.headers['transfer-encoding'] === undefined) {
+      return this.fail(exchange, this.invalidResponse(exchange, `Content-Length ${length} and then closed the connection before sending that many bytes`, err));
+    }
+    const where = proxyRes ? 'broke off mid-response' : 'could not be reached';
+    this.log.warn({ upstream: this.origin, err: describeCause(err), method: req.method, path: pathOnly(req.url) }, `upstream ${where}`);
+    const message = proxyRes
+      ? `the upstream ${this.origin} broke off mid-response: ${describeCause(err)}`
+      : `cassette-proxy could not reach the upstream ${this.origin}: ${describeCause(err)}. Check --upstream and the network.`;
+    this.fail(exchange, new ProxyError('upstream_unreachable', message, { cause: err }));
   }
 
-  private onError(err: Error, req: IncomingMessage, res: ServerResponse): void {
-    const failure = exchangeOf(req)?.failure;
-    if (failure && !res.headersSent && !res.destroyed) {
-      sendError(res, failure);
-      return;
-    }
-    if (res.headersSent || res.destroyed || req.socket.destroyed) {
-      if (!res.destroyed) res.destroy(err);
-      return;
-    }
-    const origin = this.options.upstream.origin;
-    const error = new ProxyError(
-      'upstream_unreachable',
-      `cassette-proxy could not reach the upstream ${origin}: ${describeCause(err)}. Check --upstream and the network.`,
-      { cause: err },
+  /** The failure for an upstream answer HTTP cannot relay; logged, since the client only sees a 502 or a cut. */
+  private invalidResponse(exchange: Exchange, what: string, cause?: Error): ProxyError {
+    const { req } = exchange;
+    this.log.warn({ upstream: this.origin, problem: what, method: req.method, path: pathOnly(req.url) }, 'upstream answered something HTTP cannot relay');
+    return new ProxyError(
+      'upstream_invalid_response',
+      `the upstream ${this.origin} answered ${what}, which cassette-proxy cannot relay to the client; nothing was saved. Check that --upstream is an HTTP API.`,
+      { cause },
     );
-    this.log.warn({ upstream: origin, err: describeCause(err), method: req.method, path: (req.url ?? '/').split('?')[0] }, 'upstream unreachable');
-    sendError(res, error);
   }
+}
+
+/** Why a response head cannot go to the client as it is, if it cannot. */
+function unrelayable(proxyRes: IncomingMessage): string | undefined {
+  const code = proxyRes.statusCode ?? 0;
+  // 1xx answers never get here (Node consumes 100 and 102-199, and drops a 101 it did not ask for).
+  if (!Number.isInteger(code) || code < 200 || code > 599) return `status ${code} (a final answer's status runs from 200 to 599)`;
+  if (UNSENDABLE_REASON.test(proxyRes.statusMessage ?? '')) return `a reason phrase with a control character (${JSON.stringify(proxyRes.statusMessage)})`;
+  return undefined;
+}
+
+/** The path without its query: queries may carry credentials, and logs never do. */
+function pathOnly(url: string | undefined): string {
+  return (url ?? '/').split('?')[0]!;
 }
 
 const DECODERS: Partial<Record<string, () => Transform>> = {
@@ -253,7 +374,12 @@ class ResponseTee {
   readonly done: Promise<{ bytes: Buffer; decoded: boolean }>;
   eventOffsetsMs: number[] | undefined;
 
-  constructor(source: IncomingMessage, headersAt: bigint, sse: boolean, log: Logger) {
+  constructor(
+    source: IncomingMessage,
+    readonly headersAt: bigint,
+    sse: boolean,
+    log: Logger,
+  ) {
     const encoding = String(source.headers['content-encoding'] ?? '').trim().toLowerCase();
     const makeDecoder = DECODERS[encoding];
     // With a known length the copy is made once, in place; chunks are let go as they arrive.
@@ -272,29 +398,54 @@ class ResponseTee {
     const decoder = makeDecoder?.();
 
     this.done = new Promise((resolve, reject) => {
+      // The copy runs inside the response's events: a throw (a body too large for one buffer) fails
+      // the copy, not the process, and the client's stream goes on.
+      let failed = false;
+      const copying =
+        <T extends unknown[]>(step: (...args: T) => void) =>
+        (...args: T): void => {
+          if (failed) return;
+          try {
+            step(...args);
+          } catch (err) {
+            failed = true;
+            reject(err);
+          }
+        };
       source.on('error', reject);
-      source.on('aborted', () => reject(new Error('aborted')));
+      // Settles even when the response is destroyed without an error (e.g. when the exchange failed).
+      source.on('close', () => {
+        if (!source.readableEnded) reject(new Error('the upstream response closed before it ended'));
+      });
       if (!decoder) {
-        source.on('data', onDecoded);
-        source.on('end', () => resolve({ bytes: decodedChunks.take(), decoded: false }));
+        source.on('data', copying(onDecoded));
+        source.on('end', copying(() => resolve({ bytes: decodedChunks.take(), decoded: false })));
         return;
       }
       let decodable = true;
-      source.on('data', (chunk: Buffer) => {
-        raw.push(chunk);
-        if (decodable) decoder.write(chunk);
-      });
-      source.on('end', () => decoder.end());
-      decoder.on('data', onDecoded);
-      decoder.on('end', () => resolve({ bytes: decodedChunks.take(), decoded: true }));
-      decoder.on('error', (err) => {
-        decodable = false;
-        // The client got the bytes unchanged; the cassette keeps them raw, with their encoding header.
-        log.warn({ err: describeCause(err), encoding }, 'could not decode the response for the cassette; storing it as sent');
-        source.once('end', () => resolve({ bytes: raw.take(), decoded: false }));
-        if (source.readableEnded) resolve({ bytes: raw.take(), decoded: false });
-      });
+      source.on(
+        'data',
+        copying((chunk: Buffer) => {
+          raw.push(chunk);
+          if (decodable) decoder.write(chunk);
+        }),
+      );
+      source.on('end', copying(() => decoder.end()));
+      decoder.on('data', copying(onDecoded));
+      decoder.on('end', copying(() => resolve({ bytes: decodedChunks.take(), decoded: true })));
+      decoder.on(
+        'error',
+        copying((err: Error) => {
+          decodable = false;
+          // The client got the bytes unchanged; the cassette keeps them raw, with their encoding header.
+          log.warn({ err: describeCause(err), encoding }, 'could not decode the response for the cassette; storing it as sent');
+          source.once('end', () => resolve({ bytes: raw.take(), decoded: false }));
+          if (source.readableEnded) resolve({ bytes: raw.take(), decoded: false });
+        }),
+      );
     });
+    // Read only when the client got the whole answer; otherwise its failure is the client's cut.
+    this.done.catch(() => undefined);
   }
 }
 
@@ -307,7 +458,9 @@ class ByteCollector {
   private length = 0;
 
   constructor(expected?: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(0, Math.min(expected ?? 16 * 1024, 2 ** 31 - 1)));
+    // A declared length is believed up to 64 MiB: an upstream that declares more than it sends
+    // must not make the proxy reserve it.
+    this.buffer = Buffer.allocUnsafe(Math.max(0, Math.min(expected ?? 16 * 1024, 64 * 1024 * 1024)));
   }
 
   push(chunk: Buffer): void {

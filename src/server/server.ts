@@ -15,7 +15,7 @@ import { cassettePath, displayPath } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
 import type { Interaction } from '../cassette/types.js';
 import type { Config } from '../config.js';
-import { ProxyError, asProxyError, describeCause, ownError, sendError } from '../errors.js';
+import { ProxyError, asProxyError, describeCause, errorResponseBytes, ownError, sendError } from '../errors.js';
 import { Forwarder } from '../forward/forwarder.js';
 import type { Logger } from '../log.js';
 import { RequestViewer } from '../match/request-view.js';
@@ -74,12 +74,15 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const pacing = { latency: config.replayLatency, speed: config.replaySpeed };
   const browserGuard = new BrowserGuard({ host: config.host, allowedHosts: config.allowedHosts });
 
-  const record = (file: string, exchange: CapturedExchange): void => {
+  /** Hands a completed exchange to the store; false when it could not be turned into an interaction. */
+  const record = (file: string, exchange: CapturedExchange): boolean => {
     try {
       // The store logs and counts a failed save itself, and keeps the interaction for the next save.
       store.file(file).add(redactor.redact(toInteraction(exchange))).catch(() => undefined);
+      return true;
     } catch (err) {
       log.error({ err: describeCause(err), cassette: displayPath(file) }, 'could not turn the exchange into an interaction; it is not saved');
+      return false;
     }
   };
 
@@ -88,7 +91,12 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     const policy = MODE_POLICY[entry.mode];
     const declared = Number(req.headers['content-length']);
     if (declared > config.maxBody) throw bodyTooLarge(config.maxBody);
-    const capture = policy.record ? (exchange: CapturedExchange) => record(file, exchange) : undefined;
+    // `recorded` means exactly this: the forwarder captured a completed exchange and the store took it.
+    const capture = policy.record
+      ? (exchange: CapturedExchange) => {
+          if (record(file, exchange)) entry.outcome = 'recorded';
+        }
+      : undefined;
     if (!policy.replay) return forwarder.forward(req, res, { capture });
 
     const body = await readBody(req, config.maxBody);
@@ -130,25 +138,33 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     inFlight++;
     if (closing) res.setHeader('connection', 'close');
     const entry: ExchangeLog = { mode: state.mode, cassette: displayPath(state.file), started: performance.now() };
+    // Never rejects: a failure is answered (or, once the head is out, the connection cut) by sendError.
+    let handled: Promise<void> = Promise.resolve();
     res.once('close', () => {
-      finish(req, res, entry);
-      if (--inFlight === 0) drained?.();
+      // A response that finished waits for its handler: the copy of a decoded body may become
+      // whole after the client's last byte, and only then is the exchange recorded.
+      void (res.writableFinished ? handled : Promise.resolve())
+        .then(() => finish(req, res, entry))
+        .catch((err: unknown) => log.error({ err: describeCause(err) }, 'could not log an exchange'))
+        .finally(() => {
+          if (--inFlight === 0) drained?.();
+        });
     });
-    let file: string;
+    // Runs inside the HTTP parser's callbacks: a throw here would end the process, so none escapes.
     try {
-      file = cassetteFor(req, config.cassetteDir, state.file);
+      const refused = refusal(req);
+      if (refused) return sendError(res, refused);
+      const file = cassetteFor(req, config.cassetteDir, state.file);
       entry.cassette = displayPath(file);
+      handled = proxyRequest(req, res, file, entry).catch((err: unknown) => sendError(res, asProxyError(err)));
     } catch (err) {
       sendError(res, asProxyError(err));
-      return;
     }
-    proxyRequest(req, res, file, entry).catch((err: unknown) => sendError(res, asProxyError(err)));
   };
 
   const finish = (req: IncomingMessage, res: ServerResponse, entry: ExchangeLog): void => {
     const error = ownError(res);
-    const policy = MODE_POLICY[entry.mode];
-    const outcome: Outcome = error || !res.writableFinished ? (entry.outcome === 'miss' ? 'miss' : 'error') : (entry.outcome ?? (policy.record ? 'recorded' : 'forwarded'));
+    const outcome: Outcome = error || !res.writableFinished ? (entry.outcome === 'miss' ? 'miss' : 'error') : (entry.outcome ?? 'forwarded');
     metrics.countExchange(entry.mode, outcome);
     const line = {
       method: req.method,
@@ -233,6 +249,11 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     handle,
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket, log));
+  // Node would close a CONNECT's connection without a word.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    log.warn({ method: 'CONNECT' }, 'CONNECT refused: cassette-proxy is not a forward proxy');
+    answerOnSocket(socket, new ProxyError('method_not_allowed', `cassette-proxy is a reverse proxy, not a forward proxy: CONNECT is not supported. ${SEND_PATHS}`));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -300,16 +321,49 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logg
     socket.destroy();
     return;
   }
-  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-  const [status, text] = timeout ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
-  const message = timeout ? 'the request headers did not arrive in time (--headers-timeout)' : `malformed HTTP request: ${err.message}`;
-  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code: timeout ? 'request_timeout' : 'bad_request', param: null } });
-  log.warn({ code: err.code, status }, 'bad request from client');
-  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-should-retry: false\r\nconnection: close\r\n\r\n${body}`);
+  const error =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ProxyError('request_timeout', 'the request headers did not arrive in time (--headers-timeout)')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new ProxyError('headers_too_large', "the request headers are larger than Node's limit (16 KiB unless node runs with --max-http-header-size)")
+        : new ProxyError('bad_request', `malformed HTTP request: ${err.message}`);
+  log.warn({ code: err.code, status: error.status }, 'bad request from client');
+  answerOnSocket(socket, error);
 }
 
-/** The path without its query: queries may carry credentials, and logs never do. */
+/** Answers on a socket no ServerResponse owns, then closes it: it must never hold shutdown. */
+function answerOnSocket(socket: Duplex, error: ProxyError): void {
+  socket.on('error', () => socket.destroy());
+  socket.end(errorResponseBytes(error), () => socket.destroy());
+}
+
+const SEND_PATHS = "Point the client's base URL at the proxy (http://host:port/v1) rather than using it as an HTTP proxy (HTTP_PROXY).";
+
+/**
+ * What the proxy refuses before anything else: a target that is not a path (absolute-form
+ * `http://user:pass@host/…`, `*`), which no cassette could hold, and a protocol upgrade.
+ */
+function refusal(req: IncomingMessage): ProxyError | undefined {
+  const target = req.url ?? '';
+  if (!target.startsWith('/')) {
+    const what = target === '*' ? '"*"' : 'an absolute URL';
+    return new ProxyError('invalid_request', `the request target must be a path such as /v1/models, got ${what}. ${SEND_PATHS}`);
+  }
+  // The one place where WebSocket support will hook in: until it is recorded, an upgrade is
+  // answered here, in every mode, instead of forwarded (the client would wait for a 101 forever).
+  const upgrade = req.headers.upgrade;
+  if (upgrade !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(req.headers.connection ?? '')) {
+    return new ProxyError(
+      'upgrade_not_supported',
+      `cassette-proxy does not relay protocol upgrades (Upgrade: ${JSON.stringify(upgrade)}): WebSocket traffic cannot be recorded or replayed yet. Use the HTTP API.`,
+    );
+  }
+  return undefined;
+}
+
+/** The path without its query, for logs: queries may carry credentials, and an absolute URL userinfo. */
 function pathOf(url: string): string {
+  if (!url.startsWith('/')) return URL.canParse(url) ? new URL(url).pathname : '(not a path)';
   const end = url.indexOf('?');
   return end === -1 ? url : url.slice(0, end);
 }

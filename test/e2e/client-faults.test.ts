@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
+import type { Mode } from '../../src/mode.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
+import { capturedLog } from '../support/log.js';
 import { startTestProxy, type TestProxy } from '../support/proxy.js';
 import { eventually } from '../support/wait.js';
 
-async function setup(t: TestContext, overrides: { maxBody?: number; headersTimeoutMs?: number; mode?: 'record' | 'replay' } = {}) {
+async function setup(t: TestContext, overrides: { maxBody?: number; headersTimeoutMs?: number; mode?: Mode } = {}) {
   const upstream = await FakeUpstream.start();
   t.after(() => upstream.close());
   const proxy = await startTestProxy(t, { upstream: new URL(upstream.url), ...overrides });
@@ -97,4 +99,61 @@ test('malformed HTTP gets a 400 JSON answer on that connection only', async (t) 
   assert.match(text, /^HTTP\/1\.1 400 Bad Request/);
   assert.match(text, /"code":"bad_request"/);
   await healthyCall(proxy);
+});
+
+/** Sends raw bytes on a new connection; the answer, once the proxy closes the connection (at most 5 s). */
+async function rawExchange(proxy: TestProxy, bytes: string): Promise<string> {
+  const { socket, answer } = rawSocket(proxy);
+  socket.write(bytes);
+  const timer = setTimeout(() => socket.destroy(), 5000);
+  const text = await answer;
+  clearTimeout(timer);
+  return text;
+}
+
+test('a target that is not a path (absolute-form with userinfo, "*", CONNECT) gets a clear 4xx, is never forwarded, and no userinfo is logged', async (t) => {
+  const upstream = await FakeUpstream.start();
+  t.after(() => upstream.close());
+  const captured = capturedLog();
+  const proxy = await startTestProxy(t, { upstream: new URL(upstream.url) }, captured.log);
+  const { host } = new URL(upstream.url);
+  const absolute = await rawExchange(proxy, `GET http://alice:hunter2secret@${host}/v1/models?key=k HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  assert.match(absolute, /^HTTP\/1\.1 400 /);
+  assert.match(absolute, /"code":"invalid_request"/);
+  assert.match(absolute, /must be a path such as \/v1\/models/);
+  const star = await rawExchange(proxy, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(star, /^HTTP\/1\.1 400 [^]*"code":"invalid_request"/);
+  const connect = await rawExchange(proxy, `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+  assert.match(connect, /^HTTP\/1\.1 405 [^]*"code":"method_not_allowed"/);
+  assert.match(connect, /not a forward proxy/);
+
+  assert.equal(upstream.requests.length, 0, 'nothing was forwarded');
+  await healthyCall(proxy);
+  await proxy.store.flushAll();
+  assert.ok(!captured.text().includes('hunter2secret') && !captured.text().includes('alice'), 'no userinfo in the log');
+  assert.ok(captured.lines().some((l) => l.path === '/v1/models' && l.error === 'invalid_request'), 'the refusal is logged, path only');
+});
+
+test('an Upgrade (WebSocket) request gets 501 upgrade_not_supported at once in every mode, is never forwarded, and holds no shutdown', async (t) => {
+  for (const mode of ['record', 'replay', 'replay-or-record', 'passthrough'] as const) {
+    const { upstream, proxy } = await setup(t, { mode });
+    const upgrade = 'GET /v1/realtime?model=gpt-4o-realtime-preview HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    const started = performance.now();
+    const text = await rawExchange(proxy, upgrade);
+    assert.match(text, /^HTTP\/1\.1 501 /, `${mode}: ${text}`);
+    assert.match(text, /x-should-retry: false/);
+    assert.match(text, /"code":"upgrade_not_supported"/);
+    assert.match(text, /WebSocket traffic cannot be recorded or replayed yet/);
+    assert.ok(performance.now() - started < 2000, `${mode}: answered at once`);
+    assert.equal(upstream.requests.length, 0, `${mode}: not forwarded`);
+
+    // A client that keeps its end open after the answer does not hold shutdown for the grace period.
+    const { socket } = rawSocket(proxy);
+    socket.write(upgrade);
+    await eventually(() => assert.ok(socket.bytesRead > 0 || socket.destroyed));
+    const closing = performance.now();
+    await proxy.close(10_000);
+    assert.ok(performance.now() - closing < 2000, `${mode}: shutdown took ${(performance.now() - closing).toFixed(0)} ms`);
+    socket.destroy();
+  }
 });

@@ -109,3 +109,45 @@ test('a hand-edited header that HTTP cannot carry is left out of the answer; the
   assert.equal(((await res.json()) as { id: string }).id, 'm7');
   await seedStillServes(proxy);
 });
+
+test('a status text HTTP cannot carry, or a 1xx code, is refused at load naming the file and field, while a paced stream from another cassette finishes', async (t) => {
+  const dead = await FakeUpstream.start();
+  await dead.close();
+  const proxy = await startTestProxy(t, { mode: 'replay', upstream: new URL(dead.url), replayLatency: 'recorded' });
+  const paced = interaction(0) as any;
+  paced.request.url = 'https://api.openai.com/v1/models/paced';
+  paced.response.headers = { 'Content-Type': ['text/event-stream'] };
+  paced.response.body = 'data: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n';
+  paced.cassette_proxy = { event_offsets_ms: [0, 150, 300, 450] };
+  await writeFile(path.join(proxy.dir, 'paced.yaml'), `---\n${dump({ version: 2, interactions: [paced, interaction(1)] })}`);
+  const stream = await fetch(`${proxy.baseURL}/models/paced`, { headers: { 'x-cassette': 'paced' } });
+  const reader = stream.body!.getReader();
+  let received = Buffer.from((await reader.read()).value!).toString();
+
+  const statuses = ['200 OK\r\nX-Injected: yes', '200 O\nK', '200 O\u0001K', '200 O\u007fK', '200 \u2713'];
+  for (const [i, status] of statuses.entries()) {
+    const bad = interaction(1) as any;
+    bad.response.status = status;
+    await writeFile(path.join(proxy.dir, `status${i}.yaml`), `---\n${dump({ version: 2, interactions: [interaction(0), bad] })}`);
+    const error = await errorFor(proxy, `status${i}`);
+    assert.equal(error.status, 400, JSON.stringify(status));
+    assert.equal(error.code, 'cassette_invalid');
+    assert.match(error.message, new RegExp(`status${i}\\.yaml: interactions\\[1\\]\\.response\\.status holds a character HTTP cannot carry`));
+  }
+  for (const code of [100, 101, 103, 199]) {
+    const bad = interaction(1) as any;
+    bad.response.code = code;
+    bad.response.status = `${code} Informational`;
+    await writeFile(path.join(proxy.dir, `code${code}.yaml`), `---\n${dump({ version: 2, interactions: [bad] })}`);
+    const res = await fetch(`${proxy.baseURL}/models/m1`, { headers: { 'x-cassette': `code${code}` }, signal: AbortSignal.timeout(5000) });
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(res.status, 400, `code ${code}`);
+    assert.equal(error.code, 'cassette_invalid');
+    assert.match(error.message, new RegExp(`code${code}\\.yaml: interactions\\[0\\]\\.response\\.code must be a final HTTP status`));
+  }
+
+  for (let next = await reader.read(); !next.done; next = await reader.read()) received += Buffer.from(next.value).toString();
+  assert.equal(received, paced.response.body, 'the paced stream finished whole');
+  const after = await fetch(`${proxy.baseURL}/models/m1`, { headers: { 'x-cassette': 'paced' } });
+  assert.equal(((await after.json()) as { id: string }).id, 'm1', 'the next request is served');
+});

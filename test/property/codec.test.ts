@@ -21,7 +21,7 @@ const body: fc.Arbitrary<Body> = fc.oneof(
 
 const interaction: fc.Arbitrary<Interaction> = fc
   .record({
-    code: fc.integer({ min: 100, max: 599 }),
+    code: fc.integer({ min: 200, max: 599 }), // a cassette holds final answers only (a 1xx is refused)
     method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
     path: fc.webPath(),
     requestBody: body,

@@ -2,13 +2,15 @@
  * A fake OpenAI on 127.0.0.1 serving realistic responses: the two streamed turns of seed.yaml
  * (a tool call, then the answer), a plain chat completion, a Responses API stream with named
  * events, embeddings, binary audio, a gzip-encoded model list, and OpenAI's 401 error shape.
- * It records every request it sees, and can hold a stream after its first event until released.
+ * It records every request it sees, can hold a stream after its first event until released, and
+ * answers `POST /v1/raw` with its request body as raw bytes (a hostile upstream).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { load } from 'js-yaml';
 import { fixture } from './paths.js';
@@ -61,12 +63,22 @@ export class FakeUpstream {
   /** When set, streams stop after their first event until the promise resolves. */
   holdAfterFirstEvent: Promise<void> | undefined;
   private readonly server: http.Server;
+  /** Upgraded sockets, which the server no longer tracks. */
+  private readonly upgraded = new Set<Duplex>();
 
   constructor(private readonly options: FakeUpstreamOptions = {}) {
     // A client (the proxy) that goes away mid-body ends the handler with an error: nothing to answer.
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res).catch(() => res.destroy());
     this.server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
     this.server.on(options.tls ? 'secureConnection' : 'connection', () => this.connections++);
+    // Like OpenAI's Realtime API: a WebSocket upgrade is accepted, and the socket then held open.
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.alloc(0), aborted: false });
+      this.upgraded.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => this.upgraded.delete(socket));
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
   }
 
   static async start(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
@@ -78,6 +90,7 @@ export class FakeUpstream {
 
   async close(): Promise<void> {
     this.server.closeAllConnections();
+    for (const socket of this.upgraded) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -151,6 +164,11 @@ export class FakeUpstream {
         return;
       case 'POST /v1/trickle':
         return this.stream(res, Array.from({ length: 5 }, (_, i) => `data: {"trickle":${i}}\n\n`), 100);
+      case 'POST /v1/raw':
+        // A hostile upstream: the request body goes back as the whole answer, bytes HTTP forbids
+        // included, and the connection is closed after it.
+        res.socket?.end(seen.body);
+        return;
       case 'POST /v1/slow': {
         // An endless trickle, for clients that walk away mid-stream.
         res.writeHead(200, { 'content-type': 'text/event-stream' });
