@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { bodyTooLarge } from '../read-body.js';
 import type { CapturedExchange } from '../record/capture.js';
+import { maskShapes } from '../redact/secrets.js';
 import { EventBoundaries, isEventStream } from '../sse.js';
 import { loadHttpProxy } from './http-proxy.js';
 
@@ -233,7 +234,7 @@ export class Forwarder {
       `cassette-proxy could not reach the upstream ${origin}: ${describeCause(err)}. Check --upstream and the network.`,
       { cause: err },
     );
-    this.log.warn({ upstream: origin, err: describeCause(err), method: req.method, path: (req.url ?? '/').split('?')[0] }, 'upstream unreachable');
+    this.log.warn({ upstream: origin, err: describeCause(err), method: req.method, path: maskShapes((req.url ?? '/').split('?')[0]!) }, 'upstream unreachable');
     sendError(res, error);
   }
 }

@@ -20,6 +20,7 @@ import { MODE_POLICY, type Mode } from '../mode.js';
 import { bodyTooLarge, readBody } from '../read-body.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
+import { maskShapes, shapesIn } from '../redact/secrets.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
 import { Replayer } from '../replay/replayer.js';
 import { sendRecorded } from '../replay/responder.js';
@@ -171,7 +172,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     switchTo: (change: { mode?: Mode; cassette?: string }) => {
       const before = { mode: state.mode, cassette: state.cassette };
       if (change.cassette !== undefined) {
-        state.file = cassettePath(config.cassetteDir, change.cassette);
+        state.file = cassetteFile(config.cassetteDir, change.cassette);
         state.cassette = change.cassette;
       }
       if (change.mode !== undefined) state.mode = change.mode;
@@ -241,7 +242,17 @@ function cassetteFor(req: IncomingMessage, dir: string, fallback: string): strin
   const name = req.headers[CASSETTE_HEADER];
   if (name === undefined) return fallback;
   delete req.headers[CASSETTE_HEADER];
-  return cassettePath(dir, Array.isArray(name) ? name.join(',') : name);
+  return cassetteFile(dir, Array.isArray(name) ? name.join(',') : name);
+}
+
+/**
+ * A cassette name from a client or the admin API. One shaped like a credential (a key sent in the
+ * wrong header) is refused without being repeated: it would show in a file name, logs and errors.
+ */
+function cassetteFile(dir: string, name: string): string {
+  const shape = shapesIn(name)[0];
+  if (shape) throw new ProxyError('invalid_cassette_name', `invalid cassette name: it holds what looks like ${shape}; name cassettes after what they record`, { param: CASSETTE_HEADER });
+  return cassettePath(dir, name);
 }
 
 /**
@@ -261,8 +272,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logg
   socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-should-retry: false\r\nconnection: close\r\n\r\n${body}`);
 }
 
-/** The path without its query: queries may carry credentials, and logs never do. */
+/** The path without its query, key shapes masked: queries and paths may carry credentials, and logs never do. */
 function pathOf(url: string): string {
   const end = url.indexOf('?');
-  return end === -1 ? url : url.slice(0, end);
+  return maskShapes(end === -1 ? url : url.slice(0, end));
 }
