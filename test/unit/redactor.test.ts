@@ -117,3 +117,9 @@ test('an AWS SigV4 Authorization: SignedHeaders names are not secrets (a binary 
   assert.equal(out.response.status, '403 Signature [REDACTED] for [REDACTED]');
   assert.deepEqual(out.request.headers!['X-Amz-Date'], ['20240101T000000Z']);
 });
+
+test('a credential echoed inside a JSON string (quotes, backslashes and slashes escaped) is masked too', () => {
+  const credential = 'pa"ss\\wo/rd-12345';
+  const out = new Redactor().redact(exchangeWith({ body: JSON.stringify({ password: credential }) }, { body: `{"echo":${JSON.stringify(credential)},"php":"${JSON.stringify(credential).slice(1, -1).replaceAll('/', '\\/')}"}` }));
+  assert.equal(out.response.body, '{"echo":"[REDACTED]","php":"[REDACTED]"}');
+});
