@@ -95,9 +95,10 @@ test('scan takes files and folders, skips node_modules and .git, and each findin
   }
 
   // Staged files, as a pre-commit hook passes them.
-  const files = await runBin(['scan', at('cassettes', 'custom.yaml'), at('cassettes', 'seed.yaml')]);
+  const files = await runBin(['scan', at('cassettes', 'seed.yaml'), at('cassettes', 'custom.yaml')]);
   assert.equal(files.code, 1);
   assert.ok(files.stdout.includes('custom.yaml') && !files.stdout.includes('stream.yml'), files.stdout);
+  assert.match(files.stdout, /problem\(s\) in 2 cassette\(s\)\n$/);
   assert.equal((await runBin(['scan', at('cassettes', 'seed.yaml')])).code, 0);
 
   // Run each fix as printed.
