@@ -194,13 +194,14 @@ function stringLeaves(value: unknown, out: string[]): void {
  * example `X-Team-Key: 3f9a…`): scan then names the --redact-header flag that would redact it.
  */
 export function looksLikeCustomSecretHeader(name: string, value: string): boolean {
-  if (!CUSTOM_SECRET_NAME.test(name) || NOT_SECRET_HEADERS.has(name.toLowerCase())) return false;
-  return CREDENTIAL_VALUE.test(value) && /[0-9]/.test(value);
+  if (!CUSTOM_SECRET_NAME.test(name) || NOT_SECRET_HEADER.test(name)) return false;
+  return CREDENTIAL_VALUE.test(value) && /[0-9]/.test(value) && !TIMESTAMP.test(value);
 }
 
 const CUSTOM_SECRET_NAME = /key|token|secret|passw|auth|credential|signature/i;
-/** Headers with such names that hold no credential. */
-const NOT_SECRET_HEADERS: ReadonlySet<string> = new Set(['idempotency-key', 'sec-websocket-key', 'sec-websocket-accept']);
+/** Headers with such names that hold no credential: rate limits (`anthropic-ratelimit-tokens-reset`), request ids, WebSocket handshakes. */
+const NOT_SECRET_HEADER = /ratelimit|^idempotency-key$|^sec-websocket-/i;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T/;
 /** One token, optionally after a scheme word: no prose, no lists. */
 const CREDENTIAL_VALUE = /^(?:[A-Za-z][A-Za-z0-9-]*[ \t]+)?[A-Za-z0-9._~+/:-]{16,}=*$/;
 

@@ -40,7 +40,7 @@ test('scan finds each kind of credential the redactor knows, where it was plante
 });
 
 test('a header the built-in rules do not know, holding what looks like a credential, comes with the --redact-header flag that fixes it', () => {
-  const planted = interaction({ headers: { 'X-Team-Key': ['3f9a7c2e1b8d6a30c4e5'], 'Idempotency-Key': ['stainless-node-retry-6f1c2b7e-0d4a-4f3b-9a8e-1c2d3e4f5a6b'], 'X-Ratelimit-Remaining-Tokens': ['149984'] } });
+  const planted = interaction({ headers: { 'X-Team-Key': ['3f9a7c2e1b8d6a30c4e5'], 'Idempotency-Key': ['stainless-node-retry-6f1c2b7e-0d4a-4f3b-9a8e-1c2d3e4f5a6b'], 'X-Ratelimit-Remaining-Tokens': ['149984'], 'Anthropic-Ratelimit-Tokens-Reset': ['2025-01-01T00:00:30Z'] } });
   assert.deepEqual(findLeaks(planted), [{ where: 'request.headers.X-Team-Key', what: 'what looks like a credential, in a header the built-in rules do not redact', header: 'X-Team-Key' }]);
   assert.equal(findLeaks(new Redactor().redact(planted)).length, 1, 'the built-in rules alone do not fix it');
   assert.deepEqual(findLeaks(new Redactor({ headers: ['X-Team-Key'] }).redact(planted), ['X-Team-Key']), [], 'the flag does');
