@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { bodyTooLarge } from '../read-body.js';
 import type { CapturedExchange } from '../record/capture.js';
+import { pathForLog } from '../redact/secrets.js';
 import { EventBoundaries, isEventStream } from '../sse.js';
 import { loadHttpProxy } from './http-proxy.js';
 
@@ -163,7 +164,7 @@ export class Forwarder {
       callback();
     } catch (err) {
       const exchange = exchangeOf(req);
-      this.log.error({ err: describeCause(err), method: req.method, path: pathOnly(req.url) }, 'forwarding failed unexpectedly; ending this exchange');
+      this.log.error({ err: describeCause(err), method: req.method, path: pathForLog(req.url) }, 'forwarding failed unexpectedly; ending this exchange');
       if (exchange) this.fail(exchange, asProxyError(err));
     }
   }
@@ -297,7 +298,7 @@ export class Forwarder {
       (err: unknown) =>
         this.guarded(req, () => {
           // The upstream broke off (then onError settled already) or the copy itself failed.
-          this.log.warn({ err: describeCause(err), method: req.method, path: pathOnly(req.url) }, 'could not copy the response for the cassette; it is not saved');
+          this.log.warn({ err: describeCause(err), method: req.method, path: pathForLog(req.url) }, 'could not copy the response for the cassette; it is not saved');
           this.fail(exchange, exchange.failure ?? asProxyError(err));
         }),
     );
@@ -326,7 +327,7 @@ export class Forwarder {
       return this.fail(exchange, this.invalidResponse(exchange, `Content-Length ${length} and then closed the connection before sending that many bytes`, err));
     }
     const where = proxyRes ? 'broke off mid-response' : 'could not be reached';
-    this.log.warn({ upstream: this.origin, err: describeCause(err), method: req.method, path: pathOnly(req.url) }, `upstream ${where}`);
+    this.log.warn({ upstream: this.origin, err: describeCause(err), method: req.method, path: pathForLog(req.url) }, `upstream ${where}`);
     const message = proxyRes
       ? `the upstream ${this.origin} broke off mid-response: ${describeCause(err)}`
       : `cassette-proxy could not reach the upstream ${this.origin}: ${describeCause(err)}. Check --upstream and the network.`;
@@ -336,7 +337,7 @@ export class Forwarder {
   /** The failure for an upstream answer HTTP cannot relay; logged, since the client only sees a 502 or a cut. */
   private invalidResponse(exchange: Exchange, what: string, cause?: Error): ProxyError {
     const { req } = exchange;
-    this.log.warn({ upstream: this.origin, problem: what, method: req.method, path: pathOnly(req.url) }, 'upstream answered something HTTP cannot relay');
+    this.log.warn({ upstream: this.origin, problem: what, method: req.method, path: pathForLog(req.url) }, 'upstream answered something HTTP cannot relay');
     return new ProxyError(
       'upstream_invalid_response',
       `the upstream ${this.origin} answered ${what}, which cassette-proxy cannot relay to the client; nothing was saved. Check that --upstream is an HTTP API.`,
@@ -355,10 +356,6 @@ function unrelayable(proxyRes: IncomingMessage): string | undefined {
 }
 
 /** The path without its query: queries may carry credentials, and logs never do. */
-function pathOnly(url: string | undefined): string {
-  return (url ?? '/').split('?')[0]!;
-}
-
 const DECODERS: Partial<Record<string, () => Transform>> = {
   gzip: () => zlib.createGunzip(),
   'x-gzip': () => zlib.createGunzip(),

@@ -1,16 +1,25 @@
 /**
  * The leak guard: finds what still looks like a credential in a recorded interaction. It backs
- * `cassette-proxy scan`, and tests hold the redactor to it.
+ * `cassette-proxy scan`, and tests hold the redactor to it. It reads the same definitions as the
+ * redactor (secrets.ts), so `cassette-proxy redact` fixes every finding, given the --redact-header
+ * flag a finding names.
  */
 import type { Body, HeaderMap, Interaction } from '../cassette/types.js';
 import {
-  BEARER_TOKEN,
-  BUILTIN_SECRET_HEADERS,
-  OPENAI_KEY,
   REDACTED,
-  SECRET_QUERY_PARAMS,
+  SECRET_FIELD_HINT,
   eachJsonField,
+  fieldSecrets,
+  headerSecrets,
+  holdsSecret,
   isSecretField,
+  isSecretParam,
+  looksLikeCustomSecretHeader,
+  multipartBoundary,
+  multipartFields,
+  secretHeaderSet,
+  secretLiterals,
+  shapesIn,
 } from './secrets.js';
 
 export interface Leak {
@@ -18,51 +27,118 @@ export interface Leak {
   where: string;
   /** What it looks like, e.g. `an OpenAI key (sk-…)`. */
   what: string;
+  /** A header the built-in rules do not redact: `--redact-header <header>` makes redact (and recording) redact it. */
+  header?: string;
 }
 
 export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>, extraHeaders: readonly string[] = []): Leak[] {
-  const secretHeaders = new Set([...BUILTIN_SECRET_HEADERS, ...extraHeaders.map((h) => h.toLowerCase())]);
+  const secretHeaders = secretHeaderSet(extraHeaders);
+  const builtin = secretHeaderSet();
   const leaks: Leak[] = [];
-  const text = (where: string, value: string): void => {
-    if (value.match(OPENAI_KEY)) leaks.push({ where, what: 'an OpenAI key (sk-…)' });
-    if (value.match(BEARER_TOKEN)) leaks.push({ where, what: 'a bearer token' });
+  /** Credentials the request still holds: an echo of one in the response is a leak too. */
+  const sent = new Set<string>();
+  const { request, response } = interaction;
+
+  const shapes = (where: string, value: string): void => {
+    for (const what of shapesIn(value)) leaks.push({ where, what });
   };
-  const headers = (where: string, map: HeaderMap | undefined): void => {
+  const echoes = (where: string, value: string, literals: readonly string[]): void => {
+    if (literals.some((literal) => value.includes(literal)) && !leaks.some((leak) => leak.where === where)) {
+      leaks.push({ where, what: 'a credential that the request sent' });
+    }
+  };
+  const headers = (where: string, map: HeaderMap | undefined, literals?: readonly string[]): void => {
     for (const [name, values] of Object.entries(map ?? {})) {
+      const lower = name.toLowerCase();
       for (const value of values) {
-        if (secretHeaders.has(name.toLowerCase()) && value !== REDACTED) leaks.push({ where: `${where}.${name}`, what: 'a credential header that was not redacted' });
-        else text(`${where}.${name}`, value);
+        const at = `${where}.${name}`;
+        if (secretHeaders.has(lower)) {
+          if (value === REDACTED) continue;
+          leaks.push({ where: at, what: 'a credential header that was not redacted', ...(!builtin.has(lower) && { header: name }) });
+          for (const secret of headerSecrets(name, value)) sent.add(secret);
+        } else if (looksLikeCustomSecretHeader(name, value)) {
+          leaks.push({ where: at, what: 'what looks like a credential, in a header the built-in rules do not redact', header: name });
+        } else {
+          shapes(at, value);
+          if (literals) echoes(at, value, literals);
+        }
       }
     }
   };
-  const body = (where: string, value: Body | undefined, json: boolean): void => {
-    if (value === undefined) return;
-    const view = typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
-    text(where, view);
-    if (!json || typeof value !== 'string' || !/^\s*[{[]/.test(value)) return;
-    try {
-      eachJsonField(JSON.parse(value), (key, child) => {
-        if (isSecretField(key) && typeof child === 'string' && child !== REDACTED && child !== '') leaks.push({ where: `${where}.${key}`, what: 'a credential field that was not redacted' });
-      });
-    } catch {
-      // Not JSON: the text checks above still ran.
+  const params = (where: string, pairs: Iterable<[string, string]>): void => {
+    for (const [name, value] of pairs) {
+      if (isSecretParam(name) && value !== REDACTED && value !== '') {
+        leaks.push({ where: `${where}${name}`, what: 'a credential parameter that was not redacted' });
+        sent.add(value);
+      }
     }
   };
 
-  const { request, response } = interaction;
-  text('request.url', request.url);
-  try {
-    new URL(request.url).searchParams.forEach((value, name) => {
-      if ((SECRET_QUERY_PARAMS as readonly string[]).includes(name.toLowerCase()) && value !== REDACTED) {
-        leaks.push({ where: `request.url?${name}`, what: 'a credential query parameter that was not redacted' });
-      }
-    });
-  } catch {
-    // A URL that does not parse has no query to look at.
+  shapes('request.url', request.url);
+  if (request.url.includes('?')) params('request.url?', safeUrl(request.url)?.searchParams ?? []);
+  for (const [name, values] of Object.entries(request.form ?? {})) {
+    params('request.form.', values.map((value): [string, string] => [name, value]));
+    for (const value of values) shapes(`request.form.${name}`, value);
   }
   headers('request.headers', request.headers);
-  body('request.body', request.body, true);
-  headers('response.headers', response.headers);
-  body('response.body', response.body, false);
+  if (request.body !== undefined) {
+    shapes('request.body', latin1(request.body));
+    requestBodyFields(request.body, contentType(request.headers), (field, secrets) => {
+      leaks.push({ where: `request.body.${field}`, what: 'a credential field that was not redacted' });
+      for (const secret of secrets) sent.add(secret);
+    });
+  }
+
+  const literals = secretLiterals(sent);
+  shapes('response.status', response.status);
+  echoes('response.status', response.status, literals);
+  headers('response.headers', response.headers, literals);
+  const body = latin1(response.body);
+  shapes('response.body', body);
+  echoes('response.body', body, typeof response.body === 'string' ? literals : literals.map((literal) => Buffer.from(literal, 'utf8').toString('latin1')));
   return leaks;
+}
+
+/** Secret fields of a request body that still hold a value: multipart, urlencoded or JSON, as the redactor reads them. */
+function requestBodyFields(body: Body, type: string | undefined, found: (field: string, secrets: string[]) => void): void {
+  const boundary = multipartBoundary(type);
+  if (boundary) {
+    const view = typeof body === 'string' ? Buffer.from(body, 'utf8').toString('latin1') : latin1(body);
+    for (const [name, start, end] of multipartFields(view, boundary)) {
+      const value = Buffer.from(view.slice(start, end), 'latin1').toString('utf8');
+      if (isSecretParam(name) && value !== REDACTED && value !== '') found(name, [value]);
+    }
+    return;
+  }
+  if (typeof body !== 'string') return;
+  if (type?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    for (const [name, value] of new URLSearchParams(body)) if (isSecretParam(name) && value !== REDACTED && value !== '') found(name, [value]);
+    return;
+  }
+  if (!/^\s*[{[]/.test(body) || !SECRET_FIELD_HINT.test(body)) return;
+  try {
+    eachJsonField(JSON.parse(body), (key, child) => {
+      if (isSecretField(key) && holdsSecret(child)) found(key, fieldSecrets(child));
+    });
+  } catch {
+    // Not JSON: the shape checks still ran.
+  }
+}
+
+function contentType(headers: HeaderMap | undefined): string | undefined {
+  for (const [name, values] of Object.entries(headers ?? {})) if (name.toLowerCase() === 'content-type') return values[0];
+  return undefined;
+}
+
+/** A string body as it is, a binary one with each byte as one character. */
+function latin1(body: Body): string {
+  return typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+}
+
+function safeUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
 }

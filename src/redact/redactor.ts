@@ -3,30 +3,33 @@
  * anything touches disk. Layers, each catching what the one before might miss:
  *  1. secret headers (built-in list plus --redact-header) keep their name and lose their value;
  *  2. secret query parameters (`api-key`, `key`, `access_token`, …) and secret body fields
- *     (JSON keys and multipart fields such as `api_key`, `password`) lose their value;
+ *     (JSON keys, multipart and urlencoded fields such as `api_key`, `password`) lose their
+ *     value, a JSON array or object whole;
  *  3. --redact-body-field paths (personal data in prompts) lose their value;
- *  4. every literal secret found in those places, and anything shaped like an OpenAI key
- *     (`sk-…`), is masked wherever else it appears: URL, headers, form, request and response bodies.
+ *  4. every literal secret found in those places (secrets.ts says which parts of a header value),
+ *     and anything shaped like a key or token (secrets.ts's SECRET_SHAPES), is masked wherever
+ *     else it appears: URL, headers, form, request and response bodies, the response status line.
  * The upstream still gets the real request: only the copy for the cassette is changed.
  */
 import type { Body, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
 import { replacePaths, type JsonPath } from '../json-path.js';
 import {
-  BUILTIN_SECRET_HEADERS,
-  OPENAI_KEY,
   REDACTED,
-  SECRET_QUERY_PARAMS,
+  SECRET_FIELD_HINT,
   eachJsonField,
+  fieldSecrets,
+  headerSecrets,
+  holdsSecret,
   isSecretField,
+  isSecretParam,
+  maskShapes,
   multipartBoundary,
   multipartFields,
-  SECRET_FIELD_HINT,
+  secretHeaderSet,
+  secretLiterals,
 } from './secrets.js';
 
 export { REDACTED } from './secrets.js';
-
-/** Shorter literals are too likely to occur by chance to be worth masking everywhere. */
-const MIN_SECRET_LENGTH = 8;
 
 /** The parts of a request that redaction looks at (a recorded request, or an incoming one in replay). */
 export interface RequestParts {
@@ -46,11 +49,10 @@ export interface RedactorOptions {
 
 export class Redactor {
   private readonly secretHeaders: ReadonlySet<string>;
-  private readonly secretParams: ReadonlySet<string> = new Set(SECRET_QUERY_PARAMS);
   private readonly bodyFields: readonly JsonPath[];
 
   constructor(options: RedactorOptions = {}) {
-    this.secretHeaders = new Set([...BUILTIN_SECRET_HEADERS, ...(options.headers ?? []).map((h) => h.toLowerCase())]);
+    this.secretHeaders = secretHeaderSet(options.headers);
     this.bodyFields = options.bodyFields ?? [];
   }
 
@@ -65,8 +67,8 @@ export class Redactor {
   private redactRequestJson(value: unknown): string[] {
     const removed: string[] = [];
     eachJsonField(value, (key, child, parent) => {
-      if (!isSecretField(key) || child === REDACTED || (typeof child !== 'string' && typeof child !== 'number')) return;
-      removed.push(String(child));
+      if (!isSecretField(key) || !holdsSecret(child)) return;
+      removed.push(...fieldSecrets(child));
       parent[key] = REDACTED;
     });
     replacePaths(value, this.bodyFields, REDACTED);
@@ -84,6 +86,7 @@ export class Redactor {
       request,
       response: {
         ...response,
+        status: mask(response.status),
         headers: this.redactHeaders(response.headers, mask),
         body: maskBody(responseBody, secrets),
       },
@@ -103,9 +106,7 @@ export class Redactor {
     const original = request.body ?? '';
     const redactedBody = this.redactRequestBody(original, headerValue(request.headers, 'content-type'), found);
     this.collectSecrets(request.headers ?? {}, request.form ?? {}, request.url, found);
-    const secrets = withEncodings(found)
-      .filter((s) => s.length >= MIN_SECRET_LENGTH)
-      .sort((a, b) => b.length - a.length);
+    const secrets = secretLiterals(found);
     const mask = (text: string): string => maskText(text, secrets);
     const body = maskBody(redactedBody, secrets);
     const out: R = { ...request, url: mask(this.redactQuery(request.url)), headers: this.redactHeaders(request.headers ?? {}, mask), body };
@@ -145,7 +146,7 @@ export class Redactor {
     const form = new URLSearchParams(body);
     let changed = false;
     for (const [name, value] of [...form]) {
-      if (!this.isSecretParam(name) || value === REDACTED) continue;
+      if (!isSecretParam(name) || value === REDACTED) continue;
       found.add(value);
       form.set(name, REDACTED);
       changed = true;
@@ -153,16 +154,12 @@ export class Redactor {
     return changed ? form.toString() : body;
   }
 
-  private isSecretParam(name: string): boolean {
-    return this.secretParams.has(name.toLowerCase()) || isSecretField(name);
-  }
-
   private redactMultipart(body: Body, boundary: string, found: Set<string>): Body {
     const view = latin1(body);
     let out = '';
     let last = 0;
     for (const [name, start, end] of multipartFields(view, boundary)) {
-      if (!this.isSecretParam(name)) continue;
+      if (!isSecretParam(name)) continue;
       found.add(Buffer.from(view.slice(start, end), 'latin1').toString('utf8'));
       out += view.slice(last, start) + REDACTED;
       last = end;
@@ -176,20 +173,14 @@ export class Redactor {
   private collectSecrets(headers: HeaderMap, form: FormMap, url: string, found: Set<string>): void {
     for (const [name, values] of Object.entries(headers)) {
       if (!this.isSecretHeader(name)) continue;
-      for (const value of values) {
-        found.add(value);
-        const scheme = /^\s*(?:bearer|basic|token)\s+(.+)$/i.exec(value);
-        if (scheme) found.add(scheme[1]!.trim());
-        // Cookie values: each `name=value` pair's value on its own.
-        for (const pair of value.split(';')) found.add(pair.slice(pair.indexOf('=') + 1).trim());
-      }
+      for (const value of values) for (const secret of headerSecrets(name, value)) found.add(secret);
     }
     for (const [name, values] of Object.entries(form)) {
-      if (this.isSecretParam(name)) values.forEach((v) => found.add(v));
+      if (isSecretParam(name)) values.forEach((v) => found.add(v));
     }
     if (url.includes('?')) {
       safeUrl(url)?.searchParams.forEach((value, name) => {
-        if (this.isSecretParam(name)) found.add(value);
+        if (isSecretParam(name)) found.add(value);
       });
     }
   }
@@ -205,7 +196,7 @@ export class Redactor {
   private redactForm(form: FormMap, mask: (text: string) => string): FormMap {
     const out: FormMap = {};
     for (const [name, values] of Object.entries(form)) {
-      out[name] = this.isSecretParam(name) ? values.map(() => REDACTED) : values.map(mask);
+      out[name] = isSecretParam(name) ? values.map(() => REDACTED) : values.map(mask);
     }
     return out;
   }
@@ -216,7 +207,7 @@ export class Redactor {
     if (!parsed || !parsed.search) return url;
     let changed = false;
     for (const name of new Set(parsed.searchParams.keys())) {
-      if (this.isSecretParam(name)) {
+      if (isSecretParam(name)) {
         const count = parsed.searchParams.getAll(name).length;
         parsed.searchParams.delete(name);
         for (let i = 0; i < count; i++) parsed.searchParams.append(name, REDACTED);
@@ -225,19 +216,6 @@ export class Redactor {
     }
     return changed ? parsed.toString() : url;
   }
-}
-
-/** Each secret as sent, and as it reads percent-encoded (an echo in a URL or a form body). */
-function withEncodings(secrets: Set<string>): string[] {
-  const out = new Set(secrets);
-  for (const secret of secrets) {
-    const encoded = encodeURIComponent(secret);
-    if (encoded === secret) continue; // most keys and tokens: nothing to encode
-    out.add(encoded);
-    // The form encoding: spaces as +, and a few more marks escaped.
-    out.add(encoded.replaceAll('%20', '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
-  }
-  return [...out];
 }
 
 function headerValue(headers: HeaderMap | undefined, lowerName: string): string | undefined {
@@ -257,11 +235,11 @@ function latin1(body: Body): string {
   return typeof body === 'string' ? Buffer.from(body, 'utf8').toString('latin1') : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
 }
 
-/** Masks the client's literal secrets and anything shaped like an OpenAI key. */
+/** Masks the client's literal secrets and anything shaped like a key or token. */
 function maskText(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  return out.includes('sk-') ? out.replace(OPENAI_KEY, REDACTED) : out;
+  return maskShapes(out);
 }
 
 /** Binary bodies are masked byte-wise: a latin1 view maps each byte to one character and back. */

@@ -1,27 +1,40 @@
 /**
- * What counts as a credential, in one place, for the redactor (before saving) and for the leak
- * guard (`cassette-proxy scan`): secret header names, query parameters and body field names, and
- * the shapes of OpenAI keys and bearer tokens.
+ * What counts as a credential, in one place. The redactor (recording, replay matching,
+ * `cassette-proxy redact`) and the leak finder (`cassette-proxy scan`) read only these
+ * definitions, so what scan flags, redact fixes: secret header names, query parameters and body
+ * field names; the literal credentials inside a header value; and the shapes of keys and tokens
+ * that are masked wherever they appear.
  */
 
 export const REDACTED = '[REDACTED]';
 
+/** Literal credentials shorter than this occur by chance too often to be masked everywhere. */
+export const MIN_SECRET_LENGTH = 8;
+
 export const BUILTIN_SECRET_HEADERS = [
   'authorization',
   'proxy-authorization',
-  'api-key',
-  'x-api-key',
+  'api-key', // Azure OpenAI
+  'x-api-key', // Anthropic, many gateways
   'openai-organization',
   'openai-project',
   'cookie',
   'set-cookie',
+  'x-goog-api-key', // Google Gemini
+  'x-portkey-api-key',
+  'x-portkey-virtual-key',
+  'helicone-auth',
+  'cf-aig-authorization', // Cloudflare AI Gateway
+  'ocp-apim-subscription-key', // Azure API Management
+  'x-amz-security-token', // AWS temporary credentials (Bedrock)
+  'x-auth-token',
 ] as const;
 
-export const SECRET_QUERY_PARAMS = ['api-key', 'api_key', 'apikey', 'key', 'access_token', 'token'] as const;
+export const SECRET_QUERY_PARAMS = ['api-key', 'api_key', 'apikey', 'key', 'access_token', 'token', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'sig'] as const;
 
 /**
- * Body fields (JSON keys, multipart form fields) that hold credentials. A bare `token` is left
- * out on purpose: OpenAI answers use it for text (`logprobs.content[].token`).
+ * Body fields (JSON keys, multipart and urlencoded form fields) that hold credentials. A bare
+ * `token` is left out on purpose: OpenAI answers use it for text (`logprobs.content[].token`).
  */
 const SECRET_FIELD = /^(?:api[-_]?key|access[-_]?token|refresh[-_]?token|id[-_]?token|client[-_]?secret|secret|password|passwd)$/i;
 
@@ -32,11 +45,176 @@ export function isSecretField(name: string): boolean {
   return SECRET_FIELD.test(name);
 }
 
-/** OpenAI secret keys: `sk-`, `sk-proj-`, `sk-svcacct-`, `sk-admin-` and a long tail. */
-export const OPENAI_KEY = /(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}/g;
+const SECRET_PARAMS: ReadonlySet<string> = new Set(SECRET_QUERY_PARAMS);
 
-/** A bearer token that is not our marker. */
-export const BEARER_TOKEN = /\bBearer\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{16,}/gi;
+/** A query parameter or form field (URL, `form`, urlencoded or multipart body) that holds a credential. */
+export function isSecretParam(name: string): boolean {
+  return SECRET_PARAMS.has(name.toLowerCase()) || isSecretField(name);
+}
+
+/** Secret header names: the built-in list plus the --redact-header ones, any casing. */
+export function secretHeaderSet(extra: readonly string[] = []): ReadonlySet<string> {
+  return new Set([...BUILTIN_SECRET_HEADERS, ...extra.map((h) => h.toLowerCase())]);
+}
+
+/**
+ * The literal credentials in the value of a secret header, each to be masked wherever it is
+ * echoed. Only `Cookie` is split into `name=value` pairs (their values are the secrets). Any other
+ * value is a secret whole, and `<scheme> <credential>` (Bearer, Basic, Token, Key, …) gives the
+ * credential on its own too. A scheme with parameters (AWS SigV4: `Credential=…, SignedHeaders=…,
+ * Signature=…`) gives its signature and access key id, never a name list such as SignedHeaders.
+ */
+export function headerSecrets(name: string, value: string): string[] {
+  if (value === REDACTED) return [];
+  const lower = name.toLowerCase();
+  if (lower === 'cookie' || lower === 'set-cookie') {
+    // A Set-Cookie's attributes (Path, Expires, …) follow its first pair and are not secret.
+    const pairs = lower === 'cookie' ? value.split(';') : [value.split(';')[0]!];
+    return [value, ...pairs.map((pair) => pair.slice(pair.indexOf('=') + 1).trim())];
+  }
+  const out = [value];
+  const scheme = /^\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+\s+(.+?)\s*$/.exec(value);
+  if (!scheme) return out;
+  const rest = scheme[1]!;
+  if (TOKEN68.test(rest) || !/^[A-Za-z0-9_-]+\s*=/.test(rest)) return [...out, rest];
+  for (const [, param, raw] of rest.matchAll(/([A-Za-z0-9_-]+)\s*=\s*("[^"]*"|[^,\s]*)/g)) {
+    const paramValue = raw!.replace(/^"|"$/g, '');
+    const lowerParam = param!.toLowerCase();
+    if (lowerParam === 'credential') out.push(paramValue.split('/')[0]!);
+    else if (lowerParam === 'signature' || lowerParam === 'response' || isSecretParam(lowerParam)) out.push(paramValue);
+  }
+  return out;
+}
+
+/**
+ * The literal secrets worth masking wherever they are echoed, longest first: each long enough,
+ * as sent, percent-encoded (an echo in a URL or a form body) and escaped in a JSON string (an
+ * echo in a JSON or SSE body).
+ */
+export function secretLiterals(found: Iterable<string>): string[] {
+  const out = new Set<string>();
+  for (const secret of found) {
+    if (secret.length < MIN_SECRET_LENGTH || secret === REDACTED) continue;
+    out.add(secret);
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) {
+      out.add(encoded);
+      // The form encoding: spaces as +, and a few more marks escaped.
+      out.add(encoded.replaceAll('%20', '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+    }
+    const json = JSON.stringify(secret).slice(1, -1);
+    out.add(json);
+    if (json.includes('/')) out.add(json.replaceAll('/', '\\/')); // some servers escape slashes too
+  }
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/** RFC 7235's token68: the credential after a scheme such as Bearer or Basic. */
+const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * Where a key may start: not inside a word, but right after a JSON escape (`\n`, `\u0022`) or a
+ * percent-encoded byte (`%20`), whose last character is a letter or digit.
+ */
+const START = String.raw`(?:(?<![A-Za-z0-9])|(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{4})|(?<=%[0-9A-Fa-f]{2}))`;
+
+export interface SecretShape {
+  /** What it looks like, for a report. */
+  what: string;
+  pattern: RegExp;
+  /** The replacement text (`$1` keeps a scheme name). */
+  replacement: string;
+}
+
+/** Credentials recognised by their shape alone, masked anywhere in an interaction even if the client never sent them. */
+export const SECRET_SHAPES: readonly SecretShape[] = [
+  { what: 'an OpenAI key (sk-…)', pattern: new RegExp(`${START}sk-[A-Za-z0-9_-]{16,}`, 'g'), replacement: REDACTED },
+  { what: 'an OpenAI ephemeral key (ek_…)', pattern: new RegExp(`${START}ek_[A-Za-z0-9_-]{16,}`, 'g'), replacement: REDACTED },
+  { what: 'a Google API key (AIza…)', pattern: new RegExp(`${START}AIza[A-Za-z0-9_-]{35}`, 'g'), replacement: REDACTED },
+  { what: 'an AWS access key id (AKIA…)', pattern: new RegExp(`${START}A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])`, 'g'), replacement: REDACTED },
+  {
+    what: 'a bearer token',
+    pattern: new RegExp(`${START}((?:[Bb]earer|BEARER)[ \\t]+)[A-Za-z0-9._~+/-]{16,}=*`, 'g'),
+    replacement: `$1${REDACTED}`,
+  },
+  {
+    // Prose says "Key points" or "Basic usage": these schemes need a digit in the value, or base64 padding.
+    what: 'a credential after an authorization scheme (Basic, Token, Key, ApiKey)',
+    pattern: new RegExp(`${START}((?:Basic|Token|Key|ApiKey)[ \\t]+)(?=[A-Za-z0-9._~+/-]*[0-9]|[A-Za-z0-9._~+/-]{16,}=)[A-Za-z0-9._~+/-]{16,}=*`, 'g'),
+    replacement: `$1${REDACTED}`,
+  },
+];
+
+/** Text without any of these needs no shape matching: one cheap test on the hot path. */
+const SHAPE_HINT = /sk-|ek_|AIza|A[KS]IA|earer|EARER|Basic|Token|Key/;
+
+/** The text with every credential shape masked. */
+export function maskShapes(text: string): string {
+  if (!SHAPE_HINT.test(text)) return text;
+  let out = text;
+  for (const shape of SECRET_SHAPES) out = out.replace(shape.pattern, shape.replacement);
+  return out;
+}
+
+/**
+ * A request target as a log line may show it: the path without its query, key shapes masked.
+ * Queries and paths may carry credentials, an absolute-form target userinfo; logs never do.
+ */
+export function pathForLog(url: string | undefined): string {
+  const target = url ?? '/';
+  if (!target.startsWith('/')) return URL.canParse(target) ? maskShapes(new URL(target).pathname) : '(not a path)';
+  const end = target.indexOf('?');
+  return maskShapes(end === -1 ? target : target.slice(0, end));
+}
+
+/** What each credential shape found in the text looks like. */
+export function shapesIn(text: string): string[] {
+  if (!SHAPE_HINT.test(text)) return [];
+  return SECRET_SHAPES.filter((shape) => {
+    shape.pattern.lastIndex = 0;
+    return shape.pattern.test(text);
+  }).map((shape) => shape.what);
+}
+
+/**
+ * True when a secret field's JSON value still holds something: a non-empty string other than the
+ * marker, a number, or an array or object with such a leaf (redacted whole).
+ */
+export function holdsSecret(value: unknown): boolean {
+  if (typeof value === 'string') return value !== '' && value !== REDACTED;
+  if (typeof value === 'number') return true;
+  if (value === null || typeof value !== 'object') return false;
+  return Object.values(value).some(holdsSecret);
+}
+
+/** The literal credentials in a secret field's JSON value: the value itself, or every string leaf of an array or object. */
+export function fieldSecrets(value: unknown): string[] {
+  if (typeof value === 'number') return [String(value)];
+  const out: string[] = [];
+  stringLeaves(value, out);
+  return out;
+}
+
+function stringLeaves(value: unknown, out: string[]): void {
+  if (typeof value === 'string') out.push(value);
+  else if (value !== null && typeof value === 'object') for (const child of Object.values(value)) stringLeaves(child, out);
+}
+
+/**
+ * A header the built-in rules do not know whose name and value look like a credential (for
+ * example `X-Team-Key: 3f9a…`): scan then names the --redact-header flag that would redact it.
+ */
+export function looksLikeCustomSecretHeader(name: string, value: string): boolean {
+  if (!CUSTOM_SECRET_NAME.test(name) || NOT_SECRET_HEADER.test(name)) return false;
+  return CREDENTIAL_VALUE.test(value) && /[0-9]/.test(value) && !TIMESTAMP.test(value);
+}
+
+const CUSTOM_SECRET_NAME = /key|token|secret|passw|auth|credential|signature/i;
+/** Headers with such names that hold no credential: rate limits (`anthropic-ratelimit-tokens-reset`), request ids, WebSocket handshakes. */
+const NOT_SECRET_HEADER = /ratelimit|^idempotency-key$|^sec-websocket-/i;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T/;
+/** One token, optionally after a scheme word: no prose, no lists. */
+const CREDENTIAL_VALUE = /^(?:[A-Za-z][A-Za-z0-9-]*[ \t]+)?[A-Za-z0-9._~+/:-]{16,}=*$/;
 
 /** Calls `visit(key, value, parent)` for every key of every object inside a JSON value. */
 export function eachJsonField(value: unknown, visit: (key: string, value: unknown, parent: Record<string, unknown>) => void): void {
@@ -57,7 +235,10 @@ export function multipartBoundary(contentType: string | undefined): string | und
   return /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
 }
 
-/** Each text field of a multipart body as [name, value start, value end] offsets in its latin1 view. */
+/** A part's field name: `name="api_key"`, `name='api_key'` or `name=api_key` (clients differ). */
+const PART_NAME = /content-disposition:[^\r\n]*?[;\s]name\s*=\s*(?:"([^"]*)"|'([^']*)'|([^;\s]+))/i;
+
+/** Each field of a multipart body as [name, value start, value end] offsets in its latin1 view. */
 export function multipartFields(latin1: string, boundary: string): [string, number, number][] {
   const out: [string, number, number][] = [];
   const delimiter = `--${boundary}`;
@@ -68,8 +249,8 @@ export function multipartFields(latin1: string, boundary: string): [string, numb
     if (headersEnd === -1) break;
     const next = latin1.indexOf(`\r\n${delimiter}`, headersEnd);
     if (next === -1) break;
-    const name = /content-disposition:[^\r\n]*?\bname="([^"]*)"/i.exec(latin1.slice(headersStart, headersEnd))?.[1];
-    if (name !== undefined) out.push([name, headersEnd + 4, next]);
+    const match = PART_NAME.exec(latin1.slice(headersStart, headersEnd));
+    if (match) out.push([match[1] ?? match[2] ?? match[3]!, headersEnd + 4, next]);
     at = next + 2;
   }
   return out;

@@ -25,6 +25,7 @@ import { MODE_POLICY, type Mode } from '../mode.js';
 import { bodyTooLarge, readBody } from '../read-body.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
+import { pathForLog, shapesIn } from '../redact/secrets.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
 import { Replayer } from '../replay/replayer.js';
 import { sendRecorded } from '../replay/responder.js';
@@ -126,7 +127,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     // Before anything else, admin API included: a page in a browser must not read or change a thing.
     const forged = browserGuard.checkRequest((name) => req.headers[name]);
     if (forged) {
-      log.warn({ method: req.method, path: pathOf(req.url ?? '/'), code: forged.code }, forged.message);
+      log.warn({ method: req.method, path: pathForLog(req.url), code: forged.code }, forged.message);
       metrics.refused.inc({ code: forged.code });
       sendError(res, forged);
       return;
@@ -168,7 +169,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     metrics.countExchange(entry.mode, outcome);
     const line = {
       method: req.method,
-      path: pathOf(req.url ?? '/'),
+      path: pathForLog(req.url),
       mode: entry.mode,
       outcome,
       status: res.statusCode,
@@ -214,7 +215,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     switchTo: (change: { mode?: Mode; cassette?: string }) => {
       const before = { mode: state.mode, cassette: state.cassette };
       if (change.cassette !== undefined) {
-        state.file = cassettePath(config.cassetteDir, change.cassette);
+        state.file = cassetteFile(config.cassetteDir, change.cassette);
         state.cassette = change.cassette;
       }
       if (change.mode !== undefined) state.mode = change.mode;
@@ -309,7 +310,17 @@ function cassetteFor(req: IncomingMessage, dir: string, fallback: string): strin
   const name = req.headers[CASSETTE_HEADER];
   if (name === undefined) return fallback;
   delete req.headers[CASSETTE_HEADER];
-  return cassettePath(dir, Array.isArray(name) ? name.join(',') : name);
+  return cassetteFile(dir, Array.isArray(name) ? name.join(',') : name);
+}
+
+/**
+ * A cassette name from a client or the admin API. One shaped like a credential (a key sent in the
+ * wrong header) is refused without being repeated: it would show in a file name, logs and errors.
+ */
+function cassetteFile(dir: string, name: string): string {
+  const shape = shapesIn(name)[0];
+  if (shape) throw new ProxyError('invalid_cassette_name', `invalid cassette name: it holds what looks like ${shape}; name cassettes after what they record`, { param: CASSETTE_HEADER });
+  return cassettePath(dir, name);
 }
 
 /**
@@ -359,11 +370,4 @@ function refusal(req: IncomingMessage): ProxyError | undefined {
     );
   }
   return undefined;
-}
-
-/** The path without its query, for logs: queries may carry credentials, and an absolute URL userinfo. */
-function pathOf(url: string): string {
-  if (!url.startsWith('/')) return URL.canParse(url) ? new URL(url).pathname : '(not a path)';
-  const end = url.indexOf('?');
-  return end === -1 ? url : url.slice(0, end);
 }

@@ -1,6 +1,6 @@
 /** `cassette-proxy scan` finds credentials in cassettes (exit 1); `cassette-proxy redact` removes them in place. */
 import assert from 'node:assert/strict';
-import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { dump } from 'js-yaml';
@@ -48,4 +48,74 @@ test('scan reports what looks like a credential and exits 1; redact rewrites the
   const clean = await runBin(['scan', temp.dir]);
   assert.equal(clean.code, 0, clean.stdout);
   assert.match(clean.stdout, /no credentials found in 2 cassette/);
+});
+
+function cassetteOf(request: Record<string, unknown>, response: Record<string, unknown> = {}): string {
+  return `---\n${dump({
+    version: 2,
+    interactions: [
+      {
+        id: 0,
+        request: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: 0, host: 'api.openai.com', body: '', headers: {}, url: 'https://api.openai.com/v1/responses', method: 'POST', ...request },
+        response: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, body: '{}', headers: {}, status: '200 OK', code: 200, duration: '1ms', ...response },
+      },
+    ],
+  })}`;
+}
+
+test('scan takes files and folders, skips node_modules and .git, and each finding names the command that fixes it; running those commands leaves nothing', async (t) => {
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const key = makeTestKey();
+  const at = (...parts: string[]): string => path.join(temp.dir, ...parts);
+  await mkdir(at('cassettes', 'suite'), { recursive: true });
+  await mkdir(at('node_modules', 'pkg'), { recursive: true });
+  await mkdir(at('.git'), { recursive: true });
+  const sse = `data: ${JSON.stringify({ delta: `your key:\n${key}` })}\n\n`;
+  await writeFile(at('cassettes', 'suite', 'stream.yml'), cassetteOf({ body: JSON.stringify({ input: `a\n${key}`, api_key: ['k-123456789'] }) }, { body: sse, status: `401 bad key ${key}`, code: 401 }));
+  await writeFile(at('cassettes', 'custom.yaml'), cassetteOf({ headers: { 'X-Team-Key': ['3f9a7c2e1b8d6a30c4e5'], 'X-Goog-Api-Key': ['AIza-0123456789'] }, form: { client_secret: ['cs-123456789'] } }));
+  await copyFile(fixture('seed.yaml'), at('cassettes', 'seed.yaml'));
+  await writeFile(at('node_modules', 'pkg', 'leak.yaml'), cassetteOf({ headers: { Authorization: [`Bearer ${key}`] } }));
+  await writeFile(at('.git', 'leak.yaml'), cassetteOf({ headers: { Authorization: [`Bearer ${key}`] } }));
+
+  const scan = await runBin(['scan', temp.dir]);
+  assert.equal(scan.code, 1, scan.stderr);
+  const lines = scan.stdout.trim().split('\n');
+  const findings = lines.slice(0, -1);
+  assert.match(lines.at(-1)!, /^\d+ problem\(s\) in 3 cassette\(s\)$/, 'node_modules and .git are not searched');
+  assert.ok(!scan.stdout.includes('leak.yaml'));
+  for (const where of ['request.body', 'request.body.api_key', 'response.body', 'response.status']) {
+    assert.ok(findings.some((l) => l.includes(`stream.yml: interaction 0: ${where} holds `)), `${where} in stream.yml:\n${scan.stdout}`);
+  }
+  for (const where of ['request.headers.X-Goog-Api-Key', 'request.form.client_secret']) assert.ok(findings.some((l) => l.includes(`custom.yaml: interaction 0: ${where}`)), where);
+  for (const line of findings) {
+    const file = line.includes('custom.yaml') ? at('cassettes', 'custom.yaml') : at('cassettes', 'suite', 'stream.yml');
+    const flag = line.includes('X-Team-Key') ? ' --redact-header X-Team-Key' : '';
+    assert.ok(line.endsWith(`; fix: cassette-proxy redact${flag} ${file}${flag && ` (and record with${flag})`}`), line);
+  }
+
+  // Staged files, as a pre-commit hook passes them.
+  const files = await runBin(['scan', at('cassettes', 'seed.yaml'), at('cassettes', 'custom.yaml')]);
+  assert.equal(files.code, 1);
+  assert.ok(files.stdout.includes('custom.yaml') && !files.stdout.includes('stream.yml'), files.stdout);
+  assert.match(files.stdout, /problem\(s\) in 2 cassette\(s\)\n$/);
+  assert.equal((await runBin(['scan', at('cassettes', 'seed.yaml')])).code, 0);
+
+  // Run each fix as printed.
+  const fixes = new Set(findings.map((l) => /; fix: cassette-proxy (.*?)(?: \(and record with .*\))?$/.exec(l)![1]!));
+  for (const fix of fixes) {
+    const run = await runBin(fix.split(' '));
+    assert.ok(run.code === 0 || fix.includes('custom.yaml'), `${fix}: ${run.stdout}${run.stderr}`);
+  }
+  const clean = await runBin(['scan', temp.dir]);
+  assert.equal(clean.code, 0, clean.stdout);
+  assert.ok(!(await readFile(at('cassettes', 'suite', 'stream.yml'), 'utf8')).includes(key));
+});
+
+test('scan and redact: a usage error exits 2', async () => {
+  for (const args of [['scan'], ['scan', '/no/such/folder'], ['scan', '--no-such-flag', '.'], ['redact']]) {
+    const run = await runBin(args);
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+    assert.match(run.stderr, /^cassette-proxy (scan|redact): /);
+  }
 });

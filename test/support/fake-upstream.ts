@@ -147,9 +147,13 @@ export class FakeUpstream {
         }
         return json(res, 200, JSON.parse(list));
       }
-      case 'POST /v1/echo':
-        // Sends back everything it got, as some error pages do: a secret may come back in a response.
-        return json(res, 200, { url: req.url, headers: req.headers, body: seen.body.toString('latin1') });
+      case 'POST /v1/echo': {
+        // Sends back everything it got, in the status line too, as some error pages do: a secret may come back in a response.
+        const text = JSON.stringify({ url: req.url, headers: req.headers, body: seen.body.toString('latin1') });
+        const status = `OK ${req.url} ${Object.values(req.headers).join(' ')}`.replace(/[^\x20-\x7e]/g, ' ');
+        res.writeHead(200, status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        return void res.end(text);
+      }
       case 'POST /v1/audio/transcriptions':
         return json(res, 200, { text: `transcribed ${seen.body.length} bytes` });
       case 'POST /v1/reset':

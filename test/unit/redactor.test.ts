@@ -45,3 +45,81 @@ test('an sk- key the client never sent is masked too (for example echoed by a re
   input.response.body = `{"error":"bad key ${stranger}"}`;
   assert.ok(!String(new Redactor().redact(input).response.body).includes(stranger));
 });
+
+/** A request with the given headers and body, and a response; the shape the recorder builds. */
+function exchangeWith(request: Partial<NewInteraction['request']>, response: Partial<NewInteraction['response']> = {}): NewInteraction {
+  const base = interaction('unused-unused-unused');
+  return {
+    request: { ...base.request, url: 'https://h/v1/x', form: {}, headers: {}, body: '', ...request },
+    response: { ...base.response, headers: {}, body: '', ...response },
+  };
+}
+
+const textOf = (i: NewInteraction): string =>
+  JSON.stringify(i) + [i.request.body, i.response.body].map((b) => (typeof b === 'string' ? b : Buffer.from(b!).toString('latin1'))).join('');
+
+test('an sk- or ek_ key right after a JSON escape is masked, in a request body and inside an SSE stream', () => {
+  const key = makeTestKey();
+  const ephemeral = `ek_${'68af296e8e408191a1120ab6383263c2'}`;
+  const prompt = JSON.stringify({ input: `line one\n${key}\tand\u0022${ephemeral}` });
+  assert.ok(prompt.includes(`\\n${key}`), 'the key follows a JSON escape');
+  const sse = `data: ${JSON.stringify({ delta: `here:\n${key}` })}\n\ndata: ${JSON.stringify({ client_secret: { value: ephemeral } })}\n\n`;
+  const out = new Redactor().redact(exchangeWith({ body: prompt }, { body: sse, headers: { 'Content-Type': ['text/event-stream'] } }));
+  const text = textOf(out);
+  assert.ok(!text.includes(key) && !text.includes(ephemeral), text);
+  assert.equal(out.response.body, `data: {"delta":"here:\\n[REDACTED]"}\n\ndata: {"client_secret":{"value":"[REDACTED]"}}\n\n`);
+});
+
+test('a credential the upstream echoes in the response status line is masked', () => {
+  const key = makeTestKey();
+  const token = 'tok_4f9a7c2e1b8d6a30';
+  const out = new Redactor().redact(exchangeWith({ headers: { 'X-Goog-Api-Key': [token] } }, { status: `401 bad key ${token} or ${key}`, code: 401 }));
+  assert.equal(out.response.status, '401 bad key [REDACTED] or [REDACTED]');
+});
+
+test('secret-named JSON fields holding an array or an object are redacted whole, and their strings masked where echoed', () => {
+  const body = JSON.stringify({ model: 'm', api_key: ['first-key-123456', 'second-key-7890'], auth: { password: { value: 'hunter2hunter2', note: 'n' } } });
+  const out = new Redactor().redact(exchangeWith({ body }, { body: 'echo first-key-123456 second-key-7890 hunter2hunter2' }));
+  assert.deepEqual(JSON.parse(out.request.body as string), { model: 'm', api_key: '[REDACTED]', auth: { password: '[REDACTED]' } });
+  assert.equal(out.response.body, 'echo [REDACTED] [REDACTED] [REDACTED]');
+});
+
+test('multipart parts named without quotes (or in single quotes) are redacted', () => {
+  const boundary = 'b0undary';
+  const part = (name: string, value: string): string => `--${boundary}\r\nContent-Disposition: form-data; name=${name}\r\n\r\n${value}\r\n`;
+  const body = `${part('model', 'whisper-1')}${part('api_key', 'unquoted-secret-1')}${part("'password'", 'quoted-secret-22')}--${boundary}--\r\n`;
+  const out = new Redactor().redact(exchangeWith({ body, headers: { 'Content-Type': [`multipart/form-data; boundary=${boundary}`] } }));
+  assert.ok(!textOf(out).includes('unquoted-secret-1') && !textOf(out).includes('quoted-secret-22'));
+  assert.ok(String(out.request.body).includes('whisper-1'));
+});
+
+test('an Authorization value with any scheme (Key, Token, Basic, ApiKey) is a secret, echoed anywhere', () => {
+  for (const scheme of ['Key', 'Token', 'Basic', 'ApiKey', 'Bearer']) {
+    const credential = `c${scheme}-0f3b9a7d2e4c`;
+    const out = new Redactor().redact(exchangeWith({ headers: { Authorization: [`${scheme} ${credential}`] } }, { status: `401 ${credential}`, body: `{"error":"invalid ${credential}"}` }));
+    assert.ok(!textOf(out).includes(credential), scheme);
+  }
+});
+
+test('gateway and provider key headers are redacted', () => {
+  const headers = { 'X-Goog-Api-Key': ['g-secret-0001'], 'X-Portkey-Api-Key': ['p-secret-0002'], 'Helicone-Auth': ['Bearer h-secret-0003'], 'X-Portkey-Virtual-Key': ['v-secret-0004'] };
+  const out = new Redactor().redact(exchangeWith({ headers }, { body: 'g-secret-0001 p-secret-0002 h-secret-0003 v-secret-0004' }));
+  for (const name of Object.keys(headers)) assert.deepEqual(out.request.headers![name], [REDACTED], name);
+  assert.equal(out.response.body, '[REDACTED] [REDACTED] [REDACTED] [REDACTED]');
+});
+
+test('an AWS SigV4 Authorization: SignedHeaders names are not secrets (a binary event stream stays byte for byte), the signature and key id are', () => {
+  const signature = 'a1'.repeat(32);
+  const auth = `AWS4-HMAC-SHA256 Credential=AKIAABCDEFGHIJ234567/20240101/us-east-1/bedrock/aws4_request, SignedHeaders=accept;content-type;host;x-amz-date, Signature=${signature}`;
+  const stream = Buffer.concat([Buffer.from([0, 0, 0, 0x7f, 0xff]), Buffer.from(':content-type\x07\x00\x10application/json:event-type chunk x-amz-date host accept'), Buffer.from([0xc0, 0xff, 0xee])]);
+  const out = new Redactor().redact(exchangeWith({ headers: { Authorization: [auth], 'X-Amz-Date': ['20240101T000000Z'] } }, { body: stream, status: `403 Signature ${signature} for AKIAABCDEFGHIJ234567` }));
+  assert.ok(Buffer.from(out.response.body as Uint8Array).equals(stream), 'the event stream is untouched');
+  assert.equal(out.response.status, '403 Signature [REDACTED] for [REDACTED]');
+  assert.deepEqual(out.request.headers!['X-Amz-Date'], ['20240101T000000Z']);
+});
+
+test('a credential echoed inside a JSON string (quotes, backslashes and slashes escaped) is masked too', () => {
+  const credential = 'pa"ss\\wo/rd-12345';
+  const out = new Redactor().redact(exchangeWith({ body: JSON.stringify({ password: credential }) }, { body: `{"echo":${JSON.stringify(credential)},"php":"${JSON.stringify(credential).slice(1, -1).replaceAll('/', '\\/')}"}` }));
+  assert.equal(out.response.body, '{"echo":"[REDACTED]","php":"[REDACTED]"}');
+});
