@@ -9,10 +9,10 @@ export const EXIT_STATUS =
  * yargs for `cassette-proxy <command>`: strict flags, --help (which states the exit statuses: yargs
  * shows no epilogue in a command's help); a malformed command line throws UsageError (exit 2).
  */
-export function toolCommand(argv: string[], command: string, description: string): Argv {
+export function toolCommand(argv: string[], command: string, description: string, exitStatus = EXIT_STATUS): Argv {
   return yargs(argv)
     .scriptName('cassette-proxy')
-    .command(command, `${description}.\n\n${EXIT_STATUS}`)
+    .command(command, `${description}.\n\n${exitStatus}`)
     .strict()
     .help()
     .version(false)

@@ -113,9 +113,35 @@ test('scan takes files and folders, skips node_modules and .git, and each findin
 });
 
 test('scan and redact: a usage error exits 2', async () => {
-  for (const args of [['scan'], ['scan', '/no/such/folder'], ['scan', '--no-such-flag', '.'], ['redact']]) {
+  for (const args of [['scan'], ['scan', '--no-such-flag', '.'], ['redact']]) {
     const run = await runBin(args);
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
     assert.match(run.stderr, /^cassette-proxy (scan|redact): /);
   }
 });
+
+test('scan and redact: a path that does not exist exits 1 naming it; redact takes several files and folders', async () => {
+  for (const command of ['scan', 'redact']) {
+    const run = await runBin([command, '/no/such/folder']);
+    assert.equal(run.code, 1, `${command}: ${run.stdout}${run.stderr}`);
+    assert.match(run.stderr, /\/no\/such\/folder: ENOENT/);
+  }
+  const temp = await tempDir();
+  const key = makeTestKey();
+  const leaky = (id: string) => cassetteWithKey(key, id);
+  await mkdir(path.join(temp.dir, 'a', 'b'), { recursive: true });
+  await writeFile(path.join(temp.dir, 'one.yaml'), leaky('one'));
+  await writeFile(path.join(temp.dir, 'a', 'b', 'two.yaml'), leaky('two'));
+  const redacted = await runBin(['redact', path.join(temp.dir, 'one.yaml'), path.join(temp.dir, 'a')]);
+  assert.equal(redacted.code, 0, redacted.stdout + redacted.stderr);
+  for (const file of [path.join(temp.dir, 'one.yaml'), path.join(temp.dir, 'a', 'b', 'two.yaml')]) assert.ok(!(await readFile(file, 'utf8')).includes(key), file);
+  assert.equal((await runBin(['scan', temp.dir])).code, 0);
+  await temp.remove();
+});
+
+/** A one-interaction cassette whose Authorization header and answer hold `key`. */
+function cassetteWithKey(key: string, model: string): string {
+  const request = { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: 0, host: 'api.openai.com', body: JSON.stringify({ model }), headers: { Authorization: [`Bearer ${key}`] }, url: 'https://api.openai.com/v1/chat/completions', method: 'POST' };
+  const response = { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, body: `{"echo":"${key}"}`, headers: {}, status: '200 OK', code: 200, duration: '1ms' };
+  return `---\n${dump({ version: 2, interactions: [{ id: 0, request, response }] })}`;
+}
