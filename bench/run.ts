@@ -341,24 +341,27 @@ async function main(): Promise<void> {
         missRow('p99 latency', large.map((r) => r.p99), [5], 'limit 5 ms', { op: '<=', value: 1 });
 
         const big = servers[1]!;
-        const lagP99 = async (): Promise<number> => {
+        /** The delay's p99 and max (ms) since the last scrape. */
+        const lag = async (): Promise<{ p99: number; max: number }> => {
           const text = await (await fetch(`${big.url}/_proxy/metrics`)).text();
-          return Number(/^cassette_proxy_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1]) * 1000;
+          const gauge = (name: string) => Number(new RegExp(`^cassette_proxy_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+          return { p99: gauge('p99'), max: gauge('max') };
         };
         const health = `${big.url}/_proxy/health`;
         const idleHealth: number[] = [];
         const busyHealth: number[] = [];
-        const lag: number[] = [];
+        const delays: { p99: number; max: number }[] = [];
         for (let rep = 0; rep < REPS; rep++) {
           idleHealth.push((await latencies({ url: health, connections: 1, seconds: SECONDS })).p99);
-          await lagP99();
+          await lag();
           const [probe] = await Promise.all([latencies({ url: health, connections: 1, seconds: SECONDS }), latencies({ url: chatOf(1), connections: 5, seconds: SECONDS, missOf: sizes[1]! })]);
-          lag.push(await lagP99());
+          delays.push(await lag());
           busyHealth.push(probe.p99);
         }
         const loopRow = (metric: string, ours: number[], baseline: number[], baselineName: string, target?: Row['target']) =>
           row({ scenario: '5 clients missing on 50,000 interactions', metric, ours, baseline, baselineName, compare: 'ratio', target, unit: 'ms' });
-        loopRow('event-loop delay p99', lag, [20], 'limit 20 ms', { op: '<=', value: 1 });
+        loopRow('event-loop delay p99', delays.map((d) => d.p99), [20], 'limit 20 ms', { op: '<=', value: 1 });
+        loopRow('event-loop delay max', delays.map((d) => d.max), [20], 'limit 20 ms');
         loopRow('health check p99', busyHealth, idleHealth, 'health check, no misses');
       } finally {
         await Promise.all(servers.map((s) => s.stop()));

@@ -96,8 +96,9 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     }
     if (policy.forward) return forwarder.forward(req, res, { capture, body });
     entry.outcome = 'miss';
-    log.warn({ cassette: entry.cassette, method: request.method, path: pathOf(request.url) }, found!.error.message);
-    throw found!.error;
+    const error = found!.error();
+    log.warn({ cassette: entry.cassette, method: request.method, path: pathOf(request.url) }, error.message);
+    throw error;
   };
 
   let inFlight = 0;
