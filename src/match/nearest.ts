@@ -21,8 +21,10 @@ export interface Near {
   fields: number;
 }
 
-/** Upper bound of one search, in steps: a posting read is 1, a recording's distance 2 per field of the request. */
+/** Upper bound of one search, in steps: a posting read is 1, a recording's distance CHECK per field of the request. */
 const WORK = 200_000;
+/** Two binary searches in lists of up to a few hundred thousand positions. */
+const CHECK = 32;
 
 const NONE = new Int32Array(0);
 
@@ -49,34 +51,27 @@ class Postings<K> {
     }
   }
 
-  positions(key: K): ArrayLike<number> {
+  /** The positions that have `key`, ascending. */
+  list(key: K): Int32Array {
     const at = this.at.get(key);
     if (at === undefined) return NONE;
-    if (at >= 0) return [at];
+    if (at >= 0) return Int32Array.of(at);
     const offset = -at - 1;
     return this.packed.subarray(offset + 1, offset + 1 + this.packed[offset]!);
   }
+}
 
-  size(key: K): number {
-    const at = this.at.get(key);
-    return at === undefined ? 0 : at >= 0 ? 1 : this.packed[-at - 1]!;
+function contains(list: Int32Array, position: number): boolean {
+  let low = 0;
+  let high = list.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const value = list[middle]!;
+    if (value === position) return true;
+    if (value < position) low = middle + 1;
+    else high = middle - 1;
   }
-
-  has(key: K, position: number): boolean {
-    const at = this.at.get(key);
-    if (at === undefined) return false;
-    if (at >= 0) return at === position;
-    let low = -at;
-    let high = low + this.packed[low - 1]! - 1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      const value = this.packed[middle]!;
-      if (value === position) return true;
-      if (value < position) low = middle + 1;
-      else high = middle - 1;
-    }
-    return false;
-  }
+  return false;
 }
 
 /** Collects the fingerprints of a cassette's recordings, in file order. */
@@ -110,11 +105,10 @@ function append<K>(lists: Map<K, number[]>, key: K, position: number): void {
   else lists.set(key, [position]);
 }
 
+/** A field of the request: the recordings with its value, and those with its path. */
 interface Field {
-  key: number;
-  path: string;
-  /** How many recordings have it. */
-  recordings: number;
+  values: Int32Array;
+  paths: Int32Array;
 }
 
 export class NearestIndex {
@@ -138,12 +132,12 @@ export class NearestIndex {
   nearest(request: Fingerprint): Near | undefined {
     if (this.fieldCounts.length === 0) return undefined;
     const endpoint = this.endpoints.get(request.endpoint);
-    const fields: Field[] = request.keys.map((key, i) => ({ key, path: request.paths[i]!, recordings: this.values.size(key) }));
-    fields.sort((a, b) => a.recordings - b.recordings);
+    const fields: Field[] = request.keys.map((key, i) => ({ values: this.values.list(key), paths: this.paths.list(request.paths[i]!) }));
+    fields.sort((a, b) => a.values.length - b.values.length);
     // Stage t reads the recordings that have the t-th rarest field; a recording first seen there
     // lacks the t rarer ones, so differs in at least t. The last stage reads every recording:
     // those that share no field at all differ in at least as many fields as the request has.
-    const stages = [...fields.map((f) => this.values.positions(f.key)), this.all];
+    const stages = [...fields.map((f) => f.values), this.all];
     const seen = new Set<number>();
     let best: Near | undefined;
     let work = WORK;
@@ -155,7 +149,7 @@ export class NearestIndex {
         if (--work < 0) break search;
         if (seen.has(position) || (endpoint !== undefined && this.endpointOf[position] !== endpoint)) continue;
         seen.add(position);
-        work -= 2 * fields.length;
+        work -= CHECK * fields.length;
         const near = { position, fields: this.distance(position, fields) };
         if (nearer(near.fields, near.position, best)) best = near;
       }
@@ -171,10 +165,10 @@ export class NearestIndex {
     let sameValue = 0;
     let samePath = 0;
     for (const field of fields) {
-      if (this.values.has(field.key, position)) {
+      if (contains(field.values, position)) {
         sameValue++;
         samePath++;
-      } else if (this.paths.has(field.path, position)) {
+      } else if (contains(field.paths, position)) {
         samePath++;
       }
     }
