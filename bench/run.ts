@@ -333,7 +333,7 @@ async function main(): Promise<void> {
         for (let rep = 0; rep < REPS; rep++) {
           for (let j = 0; j < sizes.length; j++) {
             const i = (rep + j) % sizes.length;
-            runs[i]!.push(await latencies({ url: chatOf(i), connections: 1, seconds: 2 * SECONDS, amount: 500, missOf: sizes[i]! }));
+            runs[i]!.push(await latencies({ url: chatOf(i), connections: 1, seconds: 2 * SECONDS, amount: 1000, missOf: sizes[i]! }));
           }
         }
         const [small, large] = runs as [Latency[], Latency[]];
