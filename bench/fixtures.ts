@@ -23,11 +23,57 @@ export function chatInteraction(i: number): NewInteraction {
   };
 }
 
-/** A cassette file holding `count` chat interactions, in a fresh temporary folder. */
-export async function cassetteOf(count: number): Promise<string> {
+const SYSTEM_PROMPT =
+  'You are the support assistant of Acme Checkout. Answer in at most three sentences; use the tools to look orders up and never guess a delivery date.';
+
+const TOOLS = [
+  {
+    type: 'function',
+    function: {
+      name: 'lookup_order',
+      description: 'Find an order by its number',
+      parameters: { type: 'object', properties: { order_id: { type: 'string' }, include_items: { type: 'boolean' } }, required: ['order_id'], additionalProperties: false },
+      strict: true,
+    },
+  },
+  {
+    type: 'function',
+    function: {
+      name: 'search_help_center',
+      description: 'Search the help center',
+      parameters: { type: 'object', properties: { query: { type: 'string' }, locale: { type: 'string', enum: ['en', 'de', 'fr', 'es'] } }, required: ['query', 'locale'], additionalProperties: false },
+      strict: true,
+    },
+  },
+];
+
+/**
+ * The body of the `i`-th request of a realistic chat suite: conversations of three turns, each
+ * turn resending the whole conversation so far, with a system prompt, tools and metadata.
+ */
+export function supportChatBody(i: number, lastMessage = (text: string) => text): Record<string, unknown> {
+  const conversation = Math.floor(i / 3);
+  const messages: { role: string; content: string }[] = [{ role: 'system', content: SYSTEM_PROMPT }];
+  for (let turn = 0; turn <= i % 3; turn++) {
+    if (turn > 0) messages.push({ role: 'assistant', content: `Order A-${10_000 + conversation} shipped on day ${turn}; it should arrive within two working days.` });
+    messages.push({ role: 'user', content: `Case ${conversation}, turn ${turn}: where is my order A-${10_000 + conversation}? I ordered it ${turn + 2} days ago.` });
+  }
+  messages[messages.length - 1]!.content = lastMessage(messages[messages.length - 1]!.content);
+  return { model: 'gpt-4o-mini', messages, tools: TOOLS, tool_choice: 'auto', max_completion_tokens: 512, temperature: 0.2, metadata: { suite: 'checkout-support', case: `case-${conversation}` } };
+}
+
+/** The `i`-th interaction of the realistic chat suite (supportChatBody), answered in plain text. */
+export function supportChatInteraction(i: number): NewInteraction {
+  const interaction = chatInteraction(i);
+  const body = JSON.stringify(supportChatBody(i));
+  return { ...interaction, request: { ...interaction.request, body, content_length: Buffer.byteLength(body) } };
+}
+
+/** A cassette file holding `count` interactions (chat by default), in a fresh temporary folder. */
+export async function cassetteOf(count: number, make: (i: number) => NewInteraction = chatInteraction): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cassette-bench-'));
   const file = path.join(dir, 'bench.yaml');
-  const blocks = Array.from({ length: count }, (_, id) => serializeInteraction({ id, ...chatInteraction(id) }));
+  const blocks = Array.from({ length: count }, (_, id) => serializeInteraction({ id, ...make(id) }));
   await writeAtomically(file, [Buffer.from(cassetteText(blocks))]);
   return file;
 }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { median } from './fixtures.js';
+import { cassetteOf, median, supportChatInteraction } from './fixtures.js';
 import { freePort, memoryMb, resetPeak, runJson, startServer, type Server } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -61,6 +61,18 @@ async function tempDir(): Promise<string> {
 const load = (options: { url: string; connections?: number; seconds?: number; distinct: number; amount?: number }) =>
   runJson<Load>([js('load'), JSON.stringify({ connections: 32, seconds: SECONDS, ...options })]);
 const sse = (url: string, streams: number) => runJson<Sse>([js('sse-client'), JSON.stringify({ url, streams })]);
+interface Latency {
+  count: number;
+  p50: number;
+  p99: number;
+  unexpected: number;
+}
+/** Misses (with `missOf`, the cassette's size) or health checks, from their own process; unexpected answers stop the bench. */
+async function latencies(options: { url: string; connections: number; seconds: number; amount?: number; missOf?: number }): Promise<Latency> {
+  const result = await runJson<Latency>([js('miss-client'), JSON.stringify(options)]);
+  if (result.unexpected > 0) throw new Error(`${options.url}: ${result.unexpected} unexpected answers`);
+  return result;
+}
 
 async function proxy(mode: string, upstream: string, dir: string, extra: string[] = []): Promise<Server> {
   return startServer([BIN, '--port', '0', '--mode', mode, '--upstream', upstream, '--cassette-dir', dir, ...extra]);
@@ -296,6 +308,67 @@ async function main(): Promise<void> {
         await p.stop();
       }
       row({ scenario: 'Record one 100 MB response', metric: 'memory growth', ours: growth, baseline: [100], baselineName: 'body size', compare: 'ratio', target: { op: '<=', value: 2.5 }, unit: 'MB' });
+    }
+
+    // 10. Misses: the nearest recording of a miss in a cassette of 50,000 realistic chat
+    // interactions against the same miss in 100, the two proxies taking turns; then 5 clients
+    // missing in a loop on the large one while a health check runs, and the proxy's own
+    // event-loop delay (prom-client's monitorEventLoopDelay gauge, reset by each scrape).
+    if (only('miss')) {
+      const sizes = [100, 50_000];
+      const servers: Server[] = [];
+      for (const size of sizes) {
+        const file = await cassetteOf(size, supportChatInteraction);
+        temps.push(path.dirname(file));
+        servers.push(await proxy('replay', 'http://127.0.0.1:9', path.dirname(file), ['--cassette', 'bench']));
+      }
+      const chatOf = (i: number) => chat(servers[i]!.url);
+      try {
+        // The first miss waits for the cassette to load; then a few thousand warm the proxy up.
+        for (const [i, size] of sizes.entries()) {
+          await latencies({ url: chatOf(i), connections: 1, seconds: 1, amount: 1, missOf: size });
+          await latencies({ url: chatOf(i), connections: 1, seconds: SECONDS, missOf: size });
+        }
+        const runs: Latency[][] = sizes.map(() => []);
+        for (let rep = 0; rep < REPS; rep++) {
+          for (let j = 0; j < sizes.length; j++) {
+            const i = (rep + j) % sizes.length;
+            runs[i]!.push(await latencies({ url: chatOf(i), connections: 1, seconds: 2 * SECONDS, amount: 1000, missOf: sizes[i]! }));
+          }
+        }
+        const [small, large] = runs as [Latency[], Latency[]];
+        const missRow = (metric: string, ours: number[], baseline: number[], baselineName: string, target?: Row['target']) =>
+          row({ scenario: 'Miss, nearest of 50,000 interactions', metric, ours, baseline, baselineName, compare: 'ratio', target, unit: 'ms' });
+        missRow('p50 latency', large.map((r) => r.p50), small.map((r) => r.p50), 'the same miss in 100');
+        missRow('p99 latency', large.map((r) => r.p99), small.map((r) => r.p99), 'the same miss in 100', { op: '<=', value: 2 });
+        missRow('p99 latency', large.map((r) => r.p99), [5], 'limit 5 ms', { op: '<=', value: 1 });
+
+        const big = servers[1]!;
+        /** The delay's p99 and max (ms) since the last scrape. */
+        const lag = async (): Promise<{ p99: number; max: number }> => {
+          const text = await (await fetch(`${big.url}/_proxy/metrics`)).text();
+          const gauge = (name: string) => Number(new RegExp(`^cassette_proxy_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+          return { p99: gauge('p99'), max: gauge('max') };
+        };
+        const health = `${big.url}/_proxy/health`;
+        const idleHealth: number[] = [];
+        const busyHealth: number[] = [];
+        const delays: { p99: number; max: number }[] = [];
+        for (let rep = 0; rep < REPS; rep++) {
+          idleHealth.push((await latencies({ url: health, connections: 1, seconds: SECONDS })).p99);
+          await lag();
+          const [probe] = await Promise.all([latencies({ url: health, connections: 1, seconds: SECONDS }), latencies({ url: chatOf(1), connections: 5, seconds: SECONDS, missOf: sizes[1]! })]);
+          delays.push(await lag());
+          busyHealth.push(probe.p99);
+        }
+        const loopRow = (metric: string, ours: number[], baseline: number[], baselineName: string, target?: Row['target']) =>
+          row({ scenario: '5 clients missing on 50,000 interactions', metric, ours, baseline, baselineName, compare: 'ratio', target, unit: 'ms' });
+        loopRow('event-loop delay p99', delays.map((d) => d.p99), [20], 'limit 20 ms', { op: '<=', value: 1 });
+        loopRow('event-loop delay max', delays.map((d) => d.max), [20], 'limit 20 ms');
+        loopRow('health check p99', busyHealth, idleHealth, 'health check, no misses');
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()));
+      }
     }
   } finally {
     await upstream.stop();

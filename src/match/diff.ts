@@ -1,5 +1,5 @@
 /**
- * Why a request missed: the recorded request nearest to it and what differs, field by field,
+ * Why a request missed: what differs between it and a recorded request, field by field,
  * e.g. `body.messages[1].content: recorded "What is 15 + 27?", got "What is 2 + 2?"`.
  */
 import type { RequestView } from './request-view.js';
@@ -23,19 +23,8 @@ export function differences(recorded: RequestView, got: RequestView): string[] {
   return out;
 }
 
-/** Picks the recorded request with the fewest differences (same method and path first). */
-export function nearest<T>(candidates: readonly T[], viewOf: (c: T) => RequestView, got: RequestView): { candidate: T; differences: string[] } | undefined {
-  let best: { candidate: T; differences: string[]; score: number } | undefined;
-  for (const candidate of candidates) {
-    const view = viewOf(candidate);
-    const diffs = differences(view, got);
-    const score = diffs.length + (view.method !== got.method || view.path !== got.path ? 1000 : 0);
-    if (!best || score < best.score) best = { candidate, differences: diffs, score };
-  }
-  return best && { candidate: best.candidate, differences: best.differences };
-}
-
-function groupPairs(pairs: [string, string][]): Record<string, string[]> {
+/** Query pairs by name, values in order: the shape differences and fingerprints give a query. */
+export function groupPairs(pairs: [string, string][]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [name, value] of pairs) (out[name] ??= []).push(value);
   return out;
@@ -51,7 +40,7 @@ function diffValue(path: string, recorded: unknown, got: unknown, out: string[])
   }
   if (isObject(recorded) && isObject(got)) {
     for (const key of new Set([...Object.keys(recorded), ...Object.keys(got)])) {
-      const child = /^[A-Za-z_$][\w$-]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+      const child = childPath(path, key);
       if (!(key in recorded)) out.push(`${child}: recorded nothing, got ${show(got[key])}`);
       else if (!(key in got)) out.push(`${child}: recorded ${show(recorded[key])}, got nothing`);
       else diffValue(child, recorded[key], got[key], out);
@@ -59,6 +48,11 @@ function diffValue(path: string, recorded: unknown, got: unknown, out: string[])
     return;
   }
   if (JSON.stringify(recorded) !== JSON.stringify(got)) out.push(`${path}: recorded ${show(recorded)}, got ${show(got)}`);
+}
+
+/** `path.key`, or `path["key"]` for a key that is not a plain name. */
+export function childPath(path: string, key: string): string {
+  return /^[A-Za-z_$][\w$-]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

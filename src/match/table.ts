@@ -1,19 +1,31 @@
 /**
  * The match index of one cassette: request key → the recordings with that key, in file order.
  * A lookup is one hash of the incoming request and one map access; recorded requests are parsed
- * once, when the cassette loads. Replay policies:
+ * once, when the cassette loads, and a miss finds its nearest recording through the index of
+ * their fingerprints (nearest.ts), parsing one recording only to say what differs. Replay policies:
  *  - strict: each recording answers once, as go-vcr does; after the last, a miss that says so;
  *  - repeat: in recorded order, then the last one again and again.
  */
 import type { Interaction } from '../cassette/types.js';
 import type { ReplayPolicy } from '../mode.js';
-import { nearest } from './diff.js';
+import { differences } from './diff.js';
+import { fingerprint } from './fingerprint.js';
+import { NearestIndexBuilder, type NearestIndex } from './nearest.js';
 import type { RequestView, RequestViewer } from './request-view.js';
 
 export type Lookup =
   | { kind: 'hit'; interaction: Interaction }
   | { kind: 'exhausted'; recordings: number }
-  | { kind: 'miss'; nearest?: { interaction: Interaction; differences: string[] } };
+  /** The nearest recording is searched for when asked (a miss that is forwarded never asks); none in an empty cassette. */
+  | { kind: 'miss'; nearest: () => Nearest | undefined };
+
+export interface Nearest {
+  interaction: Interaction;
+  /** How many fields differ, as fingerprints count them (fingerprint.ts). */
+  fields: number;
+  /** What differs, field by field: parses this one recording, so only for a miss that is answered as one. */
+  differences: () => string[];
+}
 
 interface Slot {
   /** Positions in `interactions`, in file order. */
@@ -26,6 +38,7 @@ export class MatchTable {
   private readonly timesReplayed: number[];
   /** The key of each interaction, by position. */
   private readonly keys: string[] = [];
+  private readonly nearestIndex: NearestIndex;
 
   constructor(
     readonly interactions: readonly Interaction[],
@@ -33,21 +46,25 @@ export class MatchTable {
     private readonly policy: ReplayPolicy,
   ) {
     this.timesReplayed = interactions.map(() => 0);
+    const prints = new NearestIndexBuilder();
     interactions.forEach((interaction, position) => {
-      const key = viewer.key(this.viewOf(interaction));
+      const view = this.viewOf(interaction);
+      const key = viewer.key(view);
       this.keys.push(key);
       const slot = this.slots.get(key);
       if (slot) slot.positions.push(position);
       else this.slots.set(key, { positions: [position], next: 0 });
+      prints.add(fingerprint(view));
     });
+    this.nearestIndex = prints.build();
   }
 
   /** The next recording for a request whose match key (`viewer.key` of its view) is `key`; the view is asked for only on a miss. */
   take(key: string, view: () => RequestView): Lookup {
     const slot = this.slots.get(key);
     if (!slot) {
-      const best = nearest(this.interactions, (i) => this.viewOf(i), view());
-      return { kind: 'miss', nearest: best && { interaction: best.candidate, differences: best.differences } };
+      let found: { nearest?: Nearest } | undefined;
+      return { kind: 'miss', nearest: () => (found ??= { nearest: this.nearest(view()) }).nearest };
     }
     let index = slot.next;
     if (index >= slot.positions.length) {
@@ -87,6 +104,14 @@ export class MatchTable {
    */
   neverReplayed(end = this.interactions.length): Interaction[] {
     return this.interactions.slice(0, end).filter((_, position) => this.timesReplayed[position] === 0);
+  }
+
+  private nearest(request: RequestView): Nearest | undefined {
+    const near = this.nearestIndex.nearest(fingerprint(request));
+    if (!near) return undefined;
+    const interaction = this.interactions[near.position]!;
+    let lines: string[] | undefined;
+    return { interaction, fields: near.fields, differences: () => (lines ??= differences(this.viewOf(interaction), request)) };
   }
 
   private viewOf(interaction: Interaction): RequestView {

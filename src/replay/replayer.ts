@@ -21,7 +21,8 @@ export interface IncomingRequest {
   body: Buffer;
 }
 
-export type Found = { kind: 'hit'; interaction: Interaction } | { kind: 'miss'; error: ProxyError };
+/** A miss's error is worded when asked: a miss that is forwarded (replay-or-record) never pays for the search and the diff. */
+export type Found = { kind: 'hit'; interaction: Interaction } | { kind: 'miss'; error: () => ProxyError };
 
 export class Replayer {
   constructor(
@@ -54,7 +55,8 @@ export class Replayer {
       if (!known && digest !== undefined) this.remember(digest, key);
       return found;
     }
-    return { kind: 'miss', error: new ProxyError('cassette_miss', missMessage(found, viewOf(), displayPath(file))) };
+    let error: ProxyError | undefined;
+    return { kind: 'miss', error: () => (error ??= new ProxyError('cassette_miss', missMessage(found, viewOf(), displayPath(file)))) };
   }
 
   private remember(digest: string, key: string): void {
@@ -92,9 +94,10 @@ function missMessage(found: Exclude<Lookup, { kind: 'hit' }>, view: RequestView,
     return `cassette-proxy replay: all ${found.recordings} recordings of ${request} in ${cassette} were already used (--replay-policy strict). Record it again, or use --replay-policy repeat.`;
   }
   const head = `cassette-proxy replay: no recording in ${cassette} matches ${request}.`;
-  const near = found.nearest;
+  const near = found.nearest();
   if (!near) return `${head} The cassette has no interactions. Record some with --mode record.`;
-  const { interaction, differences } = near;
+  const { interaction } = near;
+  const differences = near.differences();
   const shown = differences.slice(0, SHOWN_DIFFERENCES).join('; ');
   const more = differences.length > SHOWN_DIFFERENCES ? `; and ${differences.length - SHOWN_DIFFERENCES} more` : '';
   return (

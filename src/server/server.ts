@@ -115,8 +115,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     }
     if (policy.forward) return forwarder.forward(req, res, { capture, body });
     entry.outcome = 'miss';
-    throw found!.error; // its explanation goes out once, in the exchange's log line
-
+    throw found!.error(); // its explanation goes out once, in the exchange's log line
   };
 
   let inFlight = 0;
