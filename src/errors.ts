@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'cassette_invalid'
   | 'cassette_miss'
   | 'cassette_not_found'
+  | 'cassette_unavailable'
+  | 'cassette_locked'
   | 'body_too_large'
   | 'invalid_request'
   | 'not_found'
@@ -37,6 +39,9 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   cassette_invalid: { status: 400, type: 'cassette_error' },
   cassette_miss: { status: 404, type: 'cassette_error' },
   cassette_not_found: { status: 404, type: 'cassette_error' },
+  // The file could not be read or written just now (EMFILE, EIO...): unlike a broken cassette, it may pass.
+  cassette_unavailable: { status: 503, type: 'proxy_error' },
+  cassette_locked: { status: 409, type: 'cassette_error' },
   body_too_large: { status: 413, type: 'invalid_request_error', close: true },
   invalid_request: { status: 400, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },

@@ -4,7 +4,7 @@
  *   GET /_proxy/mode       {"mode", "cassette"}
  *   PUT /_proxy/mode       {"mode"?, "cassette"?}: switch at runtime (guarded, refused under --lock-mode)
  *   GET /_proxy/metrics    Prometheus text
- *   GET /_proxy/cassettes  each cassette in use, with its counts
+ *   GET /_proxy/cassettes  each cassette in use, with its counts and unsaved interactions
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cassettePath } from '../cassette/names.js';
@@ -16,17 +16,23 @@ import { authorizeChange } from './guard.js';
 
 export const ADMIN_PREFIX = '/_proxy/';
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface CassetteSummary {
   cassette: string;
   interactions_on_disk: number;
   replayed: number;
   never_replayed: number;
   recorded_since_start: number;
+  /** Recorded interactions not on disk: waiting for a save, kept after failed saves, or dropped. */
+  unsaved: number;
+  save_failures: number;
+  last_save_error: string | null;
 }
 
 export interface AdminContext {
   current(): { mode: Mode; cassette: string };
-  switchTo(change: { mode?: Mode; cassette?: string }): void;
+  switchTo(change: { mode?: Mode; cassette?: string }): Promise<void>;
   lockMode: boolean;
   adminToken: string | undefined;
   cassetteDir: string;
@@ -45,7 +51,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
       case 'PUT /_proxy/mode':
         if (ctx.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (--lock-mode): restart the proxy to change it');
         authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
-        ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
+        await ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
         return json(res, 200, ctx.current());
       case 'GET /_proxy/metrics':
         res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
@@ -67,7 +73,8 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
 function parseChange(body: Buffer, cassetteDir: string): { mode?: Mode; cassette?: string } {
   let value: unknown;
   try {
-    value = JSON.parse(body.toString('utf8'));
+    // Fatal: a byte that is not UTF-8 would otherwise become U+FFFD, and a cassette name another one.
+    value = JSON.parse(UTF8.decode(body));
   } catch {
     throw new ProxyError('invalid_request', 'the body must be JSON such as {"mode": "replay"} or {"mode": "record", "cassette": "name"}');
   }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_PREFIX, handleAdmin, type CassetteSummary } from '../admin/routes.js';
-import { cassettePath, displayPath } from '../cassette/names.js';
+import { CassetteNames, cassettePath, displayPath, nameFromHeader } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
 import type { Config } from '../config.js';
 import { ProxyError, asProxyError, describeCause, ownError, sendError } from '../errors.js';
@@ -38,9 +38,10 @@ export interface RunningProxy {
   cassettes(): CassetteSummary[];
   /**
    * Stops accepting, lets exchanges in flight finish for up to `graceMs` (then cuts them: a cut
-   * stream is not saved), saves what is pending, and releases the upstream connections.
+   * stream is not saved), saves what is pending, gives up the cassette leases, releases the
+   * upstream connections, and answers the cassette summary (`unsaved` says what could not be saved).
    */
-  close(graceMs?: number): Promise<void>;
+  close(graceMs?: number): Promise<CassetteSummary[]>;
 }
 
 interface ExchangeLog {
@@ -54,7 +55,14 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const state = { mode: config.mode, cassette: config.cassette, file: cassettePath(config.cassetteDir, config.cassette) };
   const forwarder = new Forwarder({ upstream: config.upstream, maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, log, metrics);
   const redactor = new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields });
-  const store = new CassetteStore(log, { saved: () => metrics.saves.inc(), failed: () => metrics.saveFailures.inc() });
+  const store = new CassetteStore(log, {
+    saved: () => metrics.saves.inc(),
+    failed: () => metrics.saveFailures.inc(),
+    leaseConflict: (event) => metrics.leaseConflicts.inc({ event }),
+  });
+  const names = new CassetteNames(config.cassetteDir);
+  // A default cassette that a symbolic link takes outside the folder stops the start.
+  const defaultFile = await names.resolve(config.cassette);
   const viewer = new RequestViewer({
     ignore: config.matchIgnore,
     headers: config.matchHeaders,
@@ -70,6 +78,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       store.file(file).add(redactor.redact(toInteraction(exchange))).catch(() => undefined);
     } catch (err) {
       log.error({ err: describeCause(err), cassette: displayPath(file) }, 'could not turn the exchange into an interaction; it is not saved');
+      store.file(file).notRecorded(err);
     }
   };
 
@@ -79,7 +88,11 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     const declared = Number(req.headers['content-length']);
     if (declared > config.maxBody) throw bodyTooLarge(config.maxBody);
     const capture = policy.record ? (exchange: CapturedExchange) => record(file, exchange) : undefined;
-    if (!policy.replay) return forwarder.forward(req, res, { capture });
+    if (!policy.replay) {
+      // One writer per cassette: one that another process records into is refused before anything is forwarded.
+      if (policy.record) await store.claim(file);
+      return forwarder.forward(req, res, { capture });
+    }
 
     const body = await readBody(req, config.maxBody);
     const request = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
@@ -94,7 +107,10 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       entry.outcome = 'replayed';
       return sendRecorded(res, found.interaction, pacing, () => metrics.streamOpened());
     }
-    if (policy.forward) return forwarder.forward(req, res, { capture, body });
+    if (policy.forward) {
+      if (policy.record) await store.claim(file);
+      return forwarder.forward(req, res, { capture, body });
+    }
     entry.outcome = 'miss';
     log.warn({ cassette: entry.cassette, method: request.method, path: pathOf(request.url) }, found!.error.message);
     throw found!.error;
@@ -116,15 +132,21 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       finish(req, res, entry);
       if (--inFlight === 0) drained?.();
     });
-    let file: string;
+    let name: string;
     try {
-      file = cassetteFor(req, config.cassetteDir, state.file);
-      entry.cassette = displayPath(file);
+      name = cassetteNameOf(req) ?? state.cassette;
     } catch (err) {
       sendError(res, asProxyError(err));
       return;
     }
-    proxyRequest(req, res, file, entry).catch((err: unknown) => sendError(res, asProxyError(err)));
+    // The name's real path, checked before anything is forwarded, is the cassette's one identity.
+    names
+      .resolve(name)
+      .then((file) => {
+        entry.cassette = displayPath(file);
+        return proxyRequest(req, res, file, entry);
+      })
+      .catch((err: unknown) => sendError(res, asProxyError(err)));
   };
 
   const finish = (req: IncomingMessage, res: ServerResponse, entry: ExchangeLog): void => {
@@ -148,27 +170,27 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
 
   const cassettes = (): CassetteSummary[] => {
     const rows = new Map<string, CassetteSummary>();
+    const saves = { unsaved: 0, save_failures: 0, last_save_error: null };
     for (const { file, table } of replayCassettes.loaded()) {
       const usage = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
-      rows.set(file, { cassette: displayPath(file), interactions_on_disk: usage.interactions, replayed: usage.replayed, never_replayed: usage.neverReplayed, recorded_since_start: 0 });
+      rows.set(file, { cassette: displayPath(file), interactions_on_disk: usage.interactions, replayed: usage.replayed, never_replayed: usage.neverReplayed, recorded_since_start: 0, ...saves });
     }
     for (const cassette of store.all()) {
-      const { onDisk, recordedSinceStart } = cassette.stats();
-      const row = rows.get(cassette.file);
-      if (row) {
-        row.interactions_on_disk = Math.max(row.interactions_on_disk, onDisk);
-        row.never_replayed = row.interactions_on_disk - row.replayed;
-        row.recorded_since_start = recordedSinceStart;
-      } else {
-        rows.set(cassette.file, { cassette: displayPath(cassette.file), interactions_on_disk: onDisk, replayed: 0, never_replayed: onDisk, recorded_since_start: recordedSinceStart });
-      }
+      const { onDisk, recordedSinceStart, unsaved, saveFailures, lastSaveError } = cassette.stats();
+      const row = rows.get(cassette.file) ?? { cassette: displayPath(cassette.file), interactions_on_disk: 0, replayed: 0, never_replayed: 0, recorded_since_start: 0, ...saves };
+      row.interactions_on_disk = Math.max(row.interactions_on_disk, onDisk);
+      row.never_replayed = row.interactions_on_disk - row.replayed;
+      Object.assign(row, { recorded_since_start: recordedSinceStart, unsaved, save_failures: saveFailures, last_save_error: lastSaveError ?? null });
+      rows.set(cassette.file, row);
     }
     return [...rows.values()].sort((a, b) => a.cassette.localeCompare(b.cassette));
   };
 
   const admin = {
     current: () => ({ mode: state.mode, cassette: state.cassette }),
-    switchTo: (change: { mode?: Mode; cassette?: string }) => {
+    switchTo: async (change: { mode?: Mode; cassette?: string }) => {
+      // Refused (invalid_cassette_name) before anything changes, as a request naming it would be.
+      if (change.cassette !== undefined) await names.resolve(change.cassette);
       const before = { mode: state.mode, cassette: state.cassette };
       if (change.cassette !== undefined) {
         state.file = cassettePath(config.cassetteDir, change.cassette);
@@ -186,7 +208,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
 
   // Replay modes read the default cassette now, so the first request does not pay for it and a
   // broken cassette shows in the log at start.
-  if (MODE_POLICY[config.mode].replay) replayCassettes.table(state.file).catch(() => undefined);
+  if (MODE_POLICY[config.mode].replay) replayCassettes.table(defaultFile).catch(() => undefined);
 
   const server = http.createServer(
     {
@@ -229,19 +251,23 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       }
       server.closeAllConnections();
       await closed;
-      await store.flushAll();
+      await store.close();
       forwarder.close();
-      log.info({ cassettes: cassettes() }, 'cassette summary');
+      const summary = cassettes();
+      const unsaved = summary.reduce((sum, row) => sum + row.unsaved, 0);
+      if (unsaved > 0) log.error({ cassettes: summary, unsaved }, `cassette summary: ${unsaved} recorded interactions could not be saved (see unsaved and last_save_error)`);
+      else log.info({ cassettes: summary }, 'cassette summary');
+      return summary;
     },
   };
 }
 
-/** The cassette a request names in `x-cassette` (never forwarded upstream), or the current default. */
-function cassetteFor(req: IncomingMessage, dir: string, fallback: string): string {
+/** The cassette name a request gives in `x-cassette` (never forwarded upstream), if it gives one. */
+function cassetteNameOf(req: IncomingMessage): string | undefined {
   const name = req.headers[CASSETTE_HEADER];
-  if (name === undefined) return fallback;
+  if (name === undefined) return undefined;
   delete req.headers[CASSETTE_HEADER];
-  return cassettePath(dir, Array.isArray(name) ? name.join(',') : name);
+  return nameFromHeader(Array.isArray(name) ? name.join(',') : name);
 }
 
 /**

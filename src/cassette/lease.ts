@@ -1,0 +1,295 @@
+/**
+ * One writer per cassette, across processes, containers and hosts that share a volume. Before a
+ * proxy forwards a request it will record into a cassette, it takes the cassette's lease: a file
+ * `.<cassette>.lock` next to it, created exclusively (`wx`), holding a random owner id. The owner
+ * renews it (its mtime) every second, reads it back before and after every save, and removes it
+ * at shutdown. A lease not renewed for LEASE_EXPIRES_MS belongs to a process that was killed (or
+ * stalled that long): another may take it over. On Linux, a lease whose owner ran under the same
+ * kernel boot and pid namespace and is gone (its pid is free, or names a process started at
+ * another time) is taken over at once, so a restart after SIGKILL need not wait. A pid alone
+ * proves nothing: replicas in other containers have their own pids.
+ *
+ * Taking over moves the expired lease aside with rename, which exactly one process can do to a
+ * given file; the winner checks that it moved the lease it judged expired (not one taken or
+ * renewed meanwhile, which it puts back), removes it, and then creates its own exclusively.
+ */
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, readlink, rename, unlink, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ProxyError, describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import { displayPath } from './names.js';
+
+export const LEASE_RENEW_MS = 1000;
+export const LEASE_EXPIRES_MS = 5000;
+
+export const leaseFile = (file: string): string => path.join(path.dirname(file), `.${path.basename(file)}.lock`);
+
+/** What a lease file says about its owner. */
+interface Holder {
+  owner: string;
+  host: string;
+  pid: number;
+  since: string;
+  /** Linux: `<boot id> <pid namespace>` and the process's start time, which tell whether it is gone. */
+  namespace?: string;
+  start?: string;
+}
+
+interface Found {
+  ino: number;
+  mtimeMs: number;
+  /** Undefined while its creator has not written it yet, or when it is not a lease this proxy wrote. */
+  holder?: Holder;
+}
+
+export type LeaseConflict = 'refused' | 'lost';
+
+export class Leases {
+  private readonly owner = randomBytes(8).toString('hex');
+  private readonly held = new Set<string>();
+  private readonly taking = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private renewing = false;
+  private me: Promise<Holder> | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly onConflict: (event: LeaseConflict) => void = () => undefined,
+  ) {}
+
+  /**
+   * Resolves once this proxy holds the lease of `file` (a resolved real path); rejects with
+   * `cassette_locked` when another live process holds it, `cassette_unavailable` when the lease
+   * cannot be written.
+   */
+  async claim(file: string): Promise<void> {
+    if (this.held.has(file)) return;
+    let pending = this.taking.get(file);
+    if (!pending) {
+      pending = this.take(file).finally(() => this.taking.delete(file));
+      this.taking.set(file, pending);
+    }
+    try {
+      await pending;
+    } catch (err) {
+      if (err instanceof ProxyError && err.code === 'cassette_locked') {
+        this.onConflict('refused');
+        this.log.error({ cassette: displayPath(file) }, err.message);
+      }
+      throw err;
+    }
+  }
+
+  /** Throws unless this proxy still holds the lease of `file`: a save checks it before and after writing. */
+  async confirm(file: string): Promise<void> {
+    if (this.held.has(file)) {
+      const found = await readLease(leaseFile(file));
+      if (found?.holder?.owner === this.owner) return;
+      this.lose(file, found);
+    }
+    throw new ProxyError(
+      'cassette_locked',
+      `cassette ${displayPath(file)} is not saved: this process no longer holds its lease (${displayPath(leaseFile(file))}), so another process may be recording into it. One process records into a cassette; give each its own cassette name.`,
+    );
+  }
+
+  /** Removes every lease this proxy holds (at shutdown, after the last save). */
+  async releaseAll(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const file of this.held) {
+      const lease = leaseFile(file);
+      const found = await readLease(lease).catch(() => undefined);
+      if (found?.holder?.owner === this.owner) await unlink(lease).catch(() => undefined);
+    }
+    this.held.clear();
+  }
+
+  private async take(file: string): Promise<void> {
+    const lease = leaseFile(file);
+    const mine = `${JSON.stringify(await this.holder())}\n`;
+    await mkdir(path.dirname(file), { recursive: true }).catch((err: unknown) => {
+      throw unavailable(file, err);
+    });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await createExclusively(lease, mine).catch((err: unknown) => Promise.reject(unavailable(file, err)))) return this.hold(file);
+      const found = await readLease(lease).catch((err: unknown) => Promise.reject(unavailable(file, err)));
+      if (!found) continue; // released meanwhile
+      if (found.holder?.owner === this.owner) return this.hold(file);
+      if (!(await this.expired(found))) throw locked(file, found);
+      await this.takeOver(file, found);
+    }
+    throw locked(file, undefined);
+  }
+
+  private async takeOver(file: string, found: Found): Promise<void> {
+    const lease = leaseFile(file);
+    const aside = `${lease}.${this.owner}`;
+    try {
+      await rename(lease, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // another process moved it first
+      throw unavailable(file, err);
+    }
+    const moved = await readLease(aside).catch(() => undefined);
+    if (moved && (moved.ino !== found.ino || moved.mtimeMs !== found.mtimeMs)) {
+      // Taken or renewed since it was judged expired: put it back. When yet another lease was made
+      // meanwhile, this fails, and the owner of the one moved learns at its next check that it lost.
+      await link(aside, lease).catch(() => undefined);
+    } else {
+      this.log.warn({ cassette: displayPath(file), holder: found.holder }, 'took over the lease of a process that is gone');
+    }
+    await unlink(aside).catch(() => undefined);
+  }
+
+  private hold(file: string): void {
+    this.held.add(file);
+    this.timer ??= setInterval(() => void this.renew(), LEASE_RENEW_MS).unref();
+  }
+
+  private lose(file: string, found: Found | undefined): void {
+    if (!this.held.delete(file)) return;
+    this.onConflict('lost');
+    this.log.error(
+      { cassette: displayPath(file), holder: found?.holder },
+      'lost the lease of a cassette to another process (this one stalled for more than 5 s, or the lease was removed): its saves are refused until the lease is free again',
+    );
+  }
+
+  private async renew(): Promise<void> {
+    if (this.renewing) return;
+    this.renewing = true;
+    try {
+      for (const file of this.held) {
+        const lease = leaseFile(file);
+        let found: Found | undefined;
+        try {
+          found = await readLease(lease);
+        } catch (err) {
+          // A transient failure (EMFILE) is not a lost lease: the next round tries again.
+          this.log.warn({ cassette: displayPath(file), err: describeCause(err) }, 'could not renew a cassette lease');
+          continue;
+        }
+        if (found?.holder?.owner !== this.owner) {
+          this.lose(file, found);
+          continue;
+        }
+        const now = new Date();
+        await utimes(lease, now, now).catch((err: unknown) => this.log.warn({ cassette: displayPath(file), err: describeCause(err) }, 'could not renew a cassette lease'));
+      }
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /** Not renewed for LEASE_EXPIRES_MS, or (Linux) its owner is provably gone. */
+  private async expired(found: Found): Promise<boolean> {
+    if (Date.now() - found.mtimeMs > LEASE_EXPIRES_MS) return true;
+    const { holder } = found;
+    const me = await this.holder();
+    if (!holder?.namespace || !holder.start || holder.namespace !== me.namespace) return false;
+    const start = await startTimeOf(holder.pid);
+    return start === null || (start !== undefined && start !== holder.start);
+  }
+
+  private holder(): Promise<Holder> {
+    this.me ??= processIdentity().then((identity) => ({
+      owner: this.owner,
+      host: os.hostname(),
+      pid: process.pid,
+      since: new Date().toISOString(),
+      ...identity,
+    }));
+    return this.me;
+  }
+}
+
+/** Creates `lease` holding `text` unless it exists (then false). A write that fails leaves no lease behind. */
+async function createExclusively(lease: string, text: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(lease, 'wx', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await handle.writeFile(text);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(lease).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  return true;
+}
+
+/** The lease file's identity and owner; undefined when there is none. */
+async function readLease(lease: string): Promise<Found | undefined> {
+  let handle;
+  try {
+    handle = await open(lease, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const { ino, mtimeMs } = await handle.stat();
+    // A lease is one short line; a larger file is read no further.
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(1024), 0, 1024, 0);
+    return { ino, mtimeMs, holder: parseHolder(buffer.subarray(0, bytesRead).toString('utf8')) };
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseHolder(text: string): Holder | undefined {
+  try {
+    const value = JSON.parse(text) as Holder;
+    return typeof value?.owner === 'string' && typeof value.pid === 'number' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux: what tells this process apart from any other that ever ran under this kernel boot. */
+async function processIdentity(): Promise<Pick<Holder, 'namespace' | 'start'>> {
+  try {
+    // A /proc mounted from another pid namespace would answer about other processes.
+    if ((await readlink('/proc/self')) !== String(process.pid)) return {};
+    const [boot, namespace, start] = await Promise.all([readFile('/proc/sys/kernel/random/boot_id', 'utf8'), readlink('/proc/self/ns/pid'), startTimeOf(process.pid)]);
+    return start ? { namespace: `${boot.trim()} ${namespace}`, start } : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Linux: when process `pid` started (clock ticks after boot); null when there is no such process, undefined when unknown. */
+async function startTimeOf(pid: number): Promise<string | null | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+  }
+  // Field 22; the fields are counted after the command name, which is in parentheses and may hold anything.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+function locked(file: string, found: Found | undefined): ProxyError {
+  const holder = found?.holder;
+  const who = holder ? `process ${holder.pid} on ${holder.host}, since ${holder.since}` : 'a process that is just taking it';
+  const age = found ? `, last renewed ${((Date.now() - found.mtimeMs) / 1000).toFixed(1)} s ago` : '';
+  return new ProxyError(
+    'cassette_locked',
+    `cassette ${displayPath(file)} is being recorded by another process (${who}${age}; lease ${displayPath(leaseFile(file))}). ` +
+      `One process records into a cassette: give each replica its own cassette name (--cassette or x-cassette). ` +
+      `A lease not renewed for ${LEASE_EXPIRES_MS / 1000} s is taken over, so if that process was killed, retry in a few seconds.`,
+  );
+}
+
+function unavailable(file: string, err: unknown): ProxyError {
+  return new ProxyError('cassette_unavailable', `cannot record into cassette ${displayPath(file)}: its lease file could not be written (${describeCause(err)})`, { cause: err });
+}
