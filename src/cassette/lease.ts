@@ -87,6 +87,14 @@ export class Leases {
     if (this.held.has(file)) {
       const found = await readLease(leaseFile(file));
       if (found?.holder?.owner === this.owner) return;
+      // Removed (with its folder, say): nobody holds it, so it is taken again, exclusively as ever.
+      if (!found) {
+        try {
+          return await this.take(file);
+        } catch (err) {
+          if (!(err instanceof ProxyError && err.code === 'cassette_locked')) throw err;
+        }
+      }
       this.lose(file, found);
     }
     throw new ProxyError(
@@ -266,7 +274,10 @@ async function processIdentity(): Promise<Pick<Holder, 'namespace' | 'start'>> {
   }
 }
 
-/** Linux: when process `pid` started (clock ticks after boot); null when there is no such process, undefined when unknown. */
+/**
+ * Linux: when process `pid` started (clock ticks after boot); null when there is no such process
+ * (or only its zombie), undefined when unknown.
+ */
 async function startTimeOf(pid: number): Promise<string | null | undefined> {
   let stat: string;
   try {
@@ -274,8 +285,9 @@ async function startTimeOf(pid: number): Promise<string | null | undefined> {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
   }
-  // Field 22; the fields are counted after the command name, which is in parentheses and may hold anything.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  // Fields 3 (state) and 22, counted after the command name, which is in parentheses and may hold anything.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[0] === 'Z' || fields[0] === 'X' ? null : fields[19];
 }
 
 function locked(file: string, found: Found | undefined): ProxyError {

@@ -1,6 +1,7 @@
 /** SIGTERM and SIGINT on the built bin: streams in flight finish and are saved; past the grace period they are cut and not saved. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import OpenAI from 'openai';
@@ -8,6 +9,7 @@ import { FakeUpstream, SEED_TOOL_CALL_STREAM, SEED_TURN_ONE_REQUEST } from '../s
 import { tempDir } from '../support/paths.js';
 import { readCassetteYaml } from '../support/proxy.js';
 import { spawnProxy } from '../support/spawn.js';
+import { eventually } from '../support/wait.js';
 
 test('SIGTERM during a stream: the stream completes, the interaction is on disk, the process exits 0', async (t) => {
   const upstream = await FakeUpstream.start({ eventSpacingMs: 25 });
@@ -50,4 +52,33 @@ test('a stream still open when the grace period ends is cut, not saved, and the 
   assert.equal(ended, 'error', 'the client sees a failure, not a clean end');
   assert.equal(await exit, 0);
   assert.ok(!existsSync(path.join(temp.dir, 'default.yaml')), 'the cut stream was not saved');
+});
+
+test('interactions that could not be saved by shutdown: the summary is logged at error with unsaved and the error, and the process exits 1', async (t) => {
+  const upstream = await FakeUpstream.start();
+  t.after(() => upstream.close());
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const proxy = await spawnProxy(t, ['--port', '0', '--upstream', upstream.url, '--cassette-dir', temp.dir, '--cassette', 'suite/a']);
+  const client = new OpenAI({ apiKey: 'k', baseURL: `${proxy.url}/v1`, maxRetries: 0 });
+  await client.embeddings.create({ model: 'text-embedding-3-small', input: 'saved' });
+  await eventually(async () => assert.equal((await readCassetteYaml(path.join(temp.dir, 'suite', 'a.yaml'))).interactions.length, 1));
+  // The folder vanishes and a file takes its place: no save can succeed, even as root.
+  await rm(path.join(temp.dir, 'suite'), { recursive: true });
+  await writeFile(path.join(temp.dir, 'suite'), 'not a folder');
+  await client.embeddings.create({ model: 'text-embedding-3-small', input: 'lost' });
+  assert.equal(await proxy.stop('SIGTERM'), 1);
+  const summary = proxy
+    .stderr()
+    .split('\n')
+    .filter((line) => line.includes('cassette summary'))
+    .map((line) => JSON.parse(line));
+  assert.equal(summary.length, 1);
+  assert.equal(summary[0].level, 50);
+  assert.equal(summary[0].unsaved, 1);
+  const [row] = summary[0].cassettes;
+  assert.match(row.cassette, /suite\/a\.yaml$/);
+  assert.equal(row.unsaved, 1);
+  assert.ok(row.save_failures >= 1);
+  assert.match(row.last_save_error, /ENOTDIR/);
 });

@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
 import { load, CORE_SCHEMA, binaryTag } from 'js-yaml';
 import OpenAI from 'openai';
 import type { Config } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { startProxy, type RunningProxy } from '../../src/server/server.js';
 import assert from 'node:assert/strict';
 import { tempDir } from './paths.js';
@@ -18,7 +18,8 @@ export interface TestProxy extends RunningProxy {
   client(apiKey: string, options?: { cassette?: string }): OpenAI;
 }
 
-export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }): Promise<TestProxy> {
+/** `log`: where the proxy logs (silent by default). */
+export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }, log: Logger = silentLogger()): Promise<TestProxy> {
   const temp = await tempDir();
   const config: Config = {
     mode: 'record',
@@ -42,7 +43,7 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     headersTimeoutMs: 30_000,
     ...overrides,
   };
-  const proxy = await startProxy(config, silentLogger());
+  const proxy = await startProxy(config, log);
   t.after(async () => {
     await proxy.close();
     await temp.remove();
