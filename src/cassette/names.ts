@@ -94,6 +94,7 @@ const MAX_RESOLVED = 4096;
 export class CassetteNames {
   private root: string | undefined;
   private readonly resolved = new Map<string, { file: string; at: number }>();
+  private readonly resolving = new Map<string, Promise<string>>();
 
   constructor(private readonly dir: string) {}
 
@@ -101,6 +102,16 @@ export class CassetteNames {
   async resolve(name: string): Promise<string> {
     const hit = this.resolved.get(name);
     if (hit && performance.now() - hit.at < RESOLVED_FOR_MS) return hit.file;
+    // Concurrent requests for one name share one look-up.
+    let pending = this.resolving.get(name);
+    if (!pending) {
+      pending = this.lookUp(name).finally(() => this.resolving.delete(name));
+      this.resolving.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async lookUp(name: string): Promise<string> {
     const file = cassettePath(this.dir, name);
     const root = this.root ?? (await this.realRoot(name));
     const real = await realPath(file, name);
@@ -132,7 +143,7 @@ export class CassetteNames {
  */
 async function realPath(target: string, name: string): Promise<string> {
   const missing: string[] = [];
-  for (let at = target; ; ) {
+  for (let at = target, retries = 0; ; ) {
     try {
       return path.join(await realpath(at), ...missing);
     } catch (err) {
@@ -142,7 +153,12 @@ async function realPath(target: string, name: string): Promise<string> {
       if (code !== 'ENOENT' && code !== 'ENOTDIR') {
         throw new ProxyError('cassette_unavailable', `cassette ${JSON.stringify(name)} could not be looked up just now (${describeCause(err)}); try again`, { cause: err });
       }
-      if (await lstat(at).then(() => true, () => false)) throw invalidName(name, 'it leads through a symbolic link that points nowhere', err);
+      const info = await lstat(at).catch(() => undefined);
+      if (info) {
+        // Created since realpath looked (a save renames a cassette into place): look again.
+        if (!info.isSymbolicLink() && retries++ < 3) continue;
+        throw invalidName(name, 'it leads through a symbolic link that points nowhere', err);
+      }
     }
     const parent = path.dirname(at);
     if (parent === at) return path.join(at, ...missing);
