@@ -9,12 +9,13 @@
  * another time) is taken over at once, so a restart after SIGKILL need not wait. A pid alone
  * proves nothing: replicas in other containers have their own pids.
  *
- * Taking over moves the expired lease aside with rename, which exactly one process can do to a
- * given file; the winner checks that it moved the lease it judged expired (not one taken or
- * renewed meanwhile, which it puts back), removes it, and then creates its own exclusively.
+ * Of all the processes that judge one lease expired, exactly one takes it over: each tries to
+ * create, exclusively, a tombstone named after that lease (its inode, mtime and owner); the one
+ * that does removes the lease and creates its own, exclusively as ever. The lease file is never
+ * moved or removed by anyone else, so a lease just taken cannot vanish under its new owner.
  */
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, readlink, rename, unlink, utimes } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readlink, unlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ProxyError, describeCause } from '../errors.js';
@@ -50,6 +51,7 @@ export class Leases {
   private readonly owner = randomBytes(8).toString('hex');
   private readonly held = new Set<string>();
   private readonly taking = new Map<string, Promise<void>>();
+  private readonly tombstones = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
   private me: Promise<Holder> | undefined;
@@ -107,6 +109,8 @@ export class Leases {
   async releaseAll(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    for (const tombstone of this.tombstones) await unlink(tombstone).catch(() => undefined);
+    this.tombstones.clear();
     for (const file of this.held) {
       const lease = leaseFile(file);
       const found = await readLease(lease).catch(() => undefined);
@@ -134,22 +138,19 @@ export class Leases {
 
   private async takeOver(file: string, found: Found): Promise<void> {
     const lease = leaseFile(file);
-    const aside = `${lease}.${this.owner}`;
-    try {
-      await rename(lease, aside);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // another process moved it first
-      throw unavailable(file, err);
-    }
-    const moved = await readLease(aside).catch(() => undefined);
-    if (moved && (moved.ino !== found.ino || moved.mtimeMs !== found.mtimeMs)) {
-      // Taken or renewed since it was judged expired: put it back. When yet another lease was made
-      // meanwhile, this fails, and the owner of the one moved learns at its next check that it lost.
-      await link(aside, lease).catch(() => undefined);
-    } else {
-      this.log.warn({ cassette: displayPath(file), holder: found.holder }, 'took over the lease of a process that is gone');
-    }
-    await unlink(aside).catch(() => undefined);
+    const id = createHash('sha256').update(`${found.ino}:${found.mtimeMs}:${found.holder?.owner}`).digest('hex').slice(0, 16);
+    const tombstone = `${lease}.${id}`;
+    if (!(await createExclusively(tombstone, '').catch((err: unknown) => Promise.reject(unavailable(file, err))))) throw locked(file, found);
+    // Kept while a process that read the same expired lease late could still try; then removed.
+    this.tombstones.add(tombstone);
+    setTimeout(() => {
+      this.tombstones.delete(tombstone);
+      void unlink(tombstone).catch(() => undefined);
+    }, 2 * LEASE_EXPIRES_MS).unref();
+    await unlink(lease).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unavailable(file, err);
+    });
+    this.log.warn({ cassette: displayPath(file), holder: found.holder }, 'took over the lease of a process that is gone');
   }
 
   private hold(file: string): void {

@@ -141,3 +141,12 @@ test('a cassette that is not valid gets an error naming the file, line and reaso
   assert.ok(lines.some((line) => line.includes('cassette cannot be used')), 'the failures were logged');
   assert.ok(!lines.some((line) => line.includes('FakeSecret')), 'the log never shows the content');
 });
+
+test('a cassette under a "folder" that is a file is not found (404), not a broken or unreadable cassette', async (t) => {
+  const proxy = await replayProxy(t);
+  await writeFile(path.join(proxy.dir, 'plain'), 'a file, not a folder');
+  const error = await errorFor(proxy, 'plain/case');
+  assert.equal(error.status, 404);
+  assert.equal(error.code, 'cassette_not_found');
+  await seedStillServes(proxy);
+});

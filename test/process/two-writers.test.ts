@@ -83,4 +83,6 @@ test('a replay-only proxy takes no lease: it replays a cassette another proxy is
   assert.equal(await replayer.stop(), 0);
   assert.ok(existsSync(path.join(temp.dir, '.shared.yaml.lock')), 'the recorder still holds its lease');
   assert.equal((await chat(recorder, 2)).status, 200);
+  assert.equal(await recorder.stop(), 0);
+  assert.equal((await readCassetteYaml(path.join(temp.dir, 'shared.yaml'))).interactions.length, 2);
 });
