@@ -11,8 +11,8 @@
  *
  * Of all the processes that judge one lease expired, exactly one takes it over: each tries to
  * create, exclusively, a tombstone named after that lease (its inode, mtime and owner); the one
- * that does removes the lease and creates its own, exclusively as ever. The lease file is never
- * moved or removed by anyone else, so a lease just taken cannot vanish under its new owner.
+ * that does removes the lease and creates its own, exclusively as ever. A lease is removed only by
+ * its owner or by that one process, so a lease just taken cannot vanish under its new owner.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readlink, unlink, utimes } from 'node:fs/promises';
