@@ -15,7 +15,7 @@
  * its owner or by that one process, so a lease just taken cannot vanish under its new owner.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readlink, unlink, utimes } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, readlink, stat, unlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ProxyError, describeCause } from '../errors.js';
@@ -141,12 +141,10 @@ export class Leases {
     const id = createHash('sha256').update(`${found.ino}:${found.mtimeMs}:${found.holder?.owner}`).digest('hex').slice(0, 16);
     const tombstone = `${lease}.${id}`;
     if (!(await createExclusively(tombstone, '').catch((err: unknown) => Promise.reject(unavailable(file, err))))) throw locked(file, found);
-    // Kept while a process that read the same expired lease late could still try; then removed.
+    // Kept while a process that read the same expired lease late could still try: until this
+    // process gives its leases up, or the next takeover finds it older than that.
     this.tombstones.add(tombstone);
-    setTimeout(() => {
-      this.tombstones.delete(tombstone);
-      void unlink(tombstone).catch(() => undefined);
-    }, 2 * LEASE_EXPIRES_MS).unref();
+    await removeOldTombstones(lease);
     await unlink(lease).catch((err: unknown) => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unavailable(file, err);
     });
@@ -233,6 +231,19 @@ async function createExclusively(lease: string, text: string): Promise<boolean> 
   }
   await handle.close();
   return true;
+}
+
+const TOMBSTONE = /^[0-9a-f]{16}$/;
+
+/** Removes the tombstones of earlier takeovers of `lease` (their makers may have been killed since). */
+async function removeOldTombstones(lease: string): Promise<void> {
+  const dir = path.dirname(lease);
+  const prefix = `${path.basename(lease)}.`;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix) || !TOMBSTONE.test(name.slice(prefix.length))) continue;
+    const old = await stat(path.join(dir, name)).then((s) => Date.now() - s.mtimeMs > 2 * LEASE_EXPIRES_MS, () => false);
+    if (old) await unlink(path.join(dir, name)).catch(() => undefined);
+  }
 }
 
 /** The lease file's identity and owner; undefined when there is none. */

@@ -14,8 +14,8 @@ const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 4096;
 
 /**
- * The store keeps files next to a cassette (its lease `.<file>.lock`, a lease being taken over
- * `.<file>.lock.<owner>`, temp files `.<file>.<pid>.<n>.tmp`) whose names are at most this many
+ * The store keeps files next to a cassette (its lease `.<file>.lock`, takeover markers
+ * `.<file>.lock.<16 hex digits>`, temp files `.<file>.<pid>.<n>.tmp`) whose names are at most this many
  * bytes longer than the cassette's: a cassette name must leave room for them, or it could be
  * recorded (and paid for) but never saved.
  */

@@ -58,7 +58,7 @@ test('a live lease is never taken over; a lease never blocks its own holder; rel
 test('the files kept next to a cassette fit in the room its name leaves them', () => {
   const base = `${'x'.repeat(218)}.yaml`;
   const lease = path.basename(leaseFile(`/c/${base}`));
-  const aside = `${lease}.${'f'.repeat(16)}`; // a lease being taken over: owner ids are 16 hex digits
+  const marker = `${lease}.${'f'.repeat(16)}`; // a takeover marker (16 hex digits)
   const temp = `.${base}.${4194304}.${Number.MAX_SAFE_INTEGER}.tmp`; // the largest pid Linux gives, the largest counter
-  for (const name of [lease, aside, temp]) assert.ok(Buffer.byteLength(name) - Buffer.byteLength(base) <= SIDE_FILE_BYTES, name);
+  for (const name of [lease, marker, temp]) assert.ok(Buffer.byteLength(name) - Buffer.byteLength(base) <= SIDE_FILE_BYTES, name);
 });
