@@ -86,19 +86,7 @@ export class Leases {
 
   /** Throws unless this proxy still holds the lease of `file`: a save checks it before and after writing. */
   async confirm(file: string): Promise<void> {
-    if (this.held.has(file)) {
-      const found = await readLease(leaseFile(file));
-      if (found?.holder?.owner === this.owner) return;
-      // Removed (with its folder, say): nobody holds it, so it is taken again, exclusively as ever.
-      if (!found) {
-        try {
-          return await this.take(file);
-        } catch (err) {
-          if (!(err instanceof ProxyError && err.code === 'cassette_locked')) throw err;
-        }
-      }
-      this.lose(file, found);
-    }
+    if (this.held.has(file) && (await this.stillHeld(file))) return;
     throw new ProxyError(
       'cassette_locked',
       `cassette ${displayPath(file)} is not saved: this process no longer holds its lease (${displayPath(leaseFile(file))}), so another process may be recording into it. One process records into a cassette; give each its own cassette name.`,
@@ -151,6 +139,23 @@ export class Leases {
     this.log.warn({ cassette: displayPath(file), holder: found.holder }, 'took over the lease of a process that is gone');
   }
 
+  /** Whether this proxy still holds a lease it took; I/O errors are thrown (they say nothing about the lease). */
+  private async stillHeld(file: string): Promise<boolean> {
+    const found = await readLease(leaseFile(file));
+    if (found?.holder?.owner === this.owner) return true;
+    // Removed (with its folder, say): nobody holds it, so it is taken again, exclusively as ever.
+    if (!found) {
+      try {
+        await this.take(file);
+        return true;
+      } catch (err) {
+        if (!(err instanceof ProxyError && err.code === 'cassette_locked')) throw err;
+      }
+    }
+    this.lose(file, found);
+    return false;
+  }
+
   private hold(file: string): void {
     this.held.add(file);
     this.timer ??= setInterval(() => void this.renew(), LEASE_RENEW_MS).unref();
@@ -161,7 +166,7 @@ export class Leases {
     this.onConflict('lost');
     this.log.error(
       { cassette: displayPath(file), holder: found?.holder },
-      'lost the lease of a cassette to another process (this one stalled for more than 5 s, or the lease was removed): its saves are refused until the lease is free again',
+      'lost the lease of a cassette to another process (this one stalled for more than 5 s, or its lease file was replaced): its saves are refused until the lease is free again',
     );
   }
 
@@ -170,21 +175,13 @@ export class Leases {
     this.renewing = true;
     try {
       for (const file of this.held) {
-        const lease = leaseFile(file);
-        let found: Found | undefined;
         try {
-          found = await readLease(lease);
+          const now = new Date();
+          if (await this.stillHeld(file)) await utimes(leaseFile(file), now, now);
         } catch (err) {
           // A transient failure (EMFILE) is not a lost lease: the next round tries again.
           this.log.warn({ cassette: displayPath(file), err: describeCause(err) }, 'could not renew a cassette lease');
-          continue;
         }
-        if (found?.holder?.owner !== this.owner) {
-          this.lose(file, found);
-          continue;
-        }
-        const now = new Date();
-        await utimes(lease, now, now).catch((err: unknown) => this.log.warn({ cassette: displayPath(file), err: describeCause(err) }, 'could not renew a cassette lease'));
       }
     } finally {
       this.renewing = false;
