@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'cassette_miss'
   | 'cassette_not_found'
   | 'cassette_unavailable'
+  | 'cassette_locked'
   | 'body_too_large'
   | 'invalid_request'
   | 'bad_request'
@@ -53,6 +54,8 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   cassette_not_found: { status: 404, type: 'cassette_error', retry: false },
   // An I/O error while reading a cassette (EMFILE, EIO) may pass.
   cassette_unavailable: { status: 503, type: 'proxy_error', retry: true },
+  // Another process records into this cassette: it will not pass by retrying.
+  cassette_locked: { status: 409, type: 'cassette_error', retry: false },
   body_too_large: { status: 413, type: 'invalid_request_error', retry: false, close: true },
   invalid_request: { status: 400, type: 'invalid_request_error', retry: false },
   bad_request: { status: 400, type: 'invalid_request_error', retry: false, close: true },

@@ -50,6 +50,12 @@ export class Metrics {
     help: 'Cassette writes that failed (the interactions stay in memory for the next save)',
     registers: [this.registry],
   });
+  readonly leaseConflicts = new Counter({
+    name: 'cassette_proxy_cassette_lease_conflicts_total',
+    help: 'Exchanges refused because another process records into their cassette (refused), and cassette leases taken over by another process (lost)',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cassette_proxy_' });

@@ -4,7 +4,7 @@
  *   GET /_proxy/mode       {"mode", "cassette"}
  *   PUT /_proxy/mode       {"mode"?, "cassette"?}: switch at runtime (guarded, refused under --lock-mode)
  *   GET /_proxy/metrics    Prometheus text
- *   GET /_proxy/cassettes  each cassette in use, with its counts
+ *   GET /_proxy/cassettes  each cassette in use, with its counts and unsaved interactions
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cassettePath } from '../cassette/names.js';
@@ -17,12 +17,18 @@ import { authorizeChange } from './guard.js';
 
 export const ADMIN_PREFIX = '/_proxy/';
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface CassetteSummary {
   cassette: string;
   interactions_on_disk: number;
   replayed: number;
   never_replayed: number;
   recorded_since_start: number;
+  /** Recorded interactions not on disk: waiting for a save, kept after failed saves, or dropped. */
+  unsaved: number;
+  save_failures: number;
+  last_save_error: string | null;
   /**
    * Ids of the interactions never replayed by this process, for a cassette loaded for replay
    * (what it recorded itself is left out): the input of `cassette-proxy prune`.
@@ -37,7 +43,7 @@ export interface ModeChange {
 
 export interface AdminContext {
   current(): { mode: Mode; cassette: string };
-  switchTo(change: ModeChange): void;
+  switchTo(change: ModeChange): Promise<void>;
   lockMode: boolean;
   adminToken: string | undefined;
   browserGuard: BrowserGuard;
@@ -56,7 +62,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
         return json(res, 200, ctx.current());
       case 'PUT /_proxy/mode':
         authorize(req, ctx);
-        ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
+        await ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
         return json(res, 200, ctx.current());
       case 'GET /_proxy/metrics':
         res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
@@ -86,7 +92,8 @@ function authorize(req: IncomingMessage, ctx: AdminContext): void {
 function parseChange(body: Buffer, cassetteDir: string): ModeChange {
   let value: unknown;
   try {
-    value = JSON.parse(body.toString('utf8'));
+    // Fatal: a byte that is not UTF-8 would otherwise become U+FFFD, and a cassette name another one.
+    value = JSON.parse(UTF8.decode(body));
   } catch {
     throw new ProxyError('invalid_request', 'the body must be JSON such as {"mode": "replay"} or {"mode": "record", "cassette": "name"}');
   }

@@ -60,8 +60,8 @@ export interface CassetteProxy extends AsyncDisposable {
   readonly url: string;
   /** The mode and default cassette now. */
   mode(): { mode: Mode; cassette: string };
-  /** Switches the mode and/or the default cassette at once (refused under `lockMode`). */
-  setMode(change: ModeChange): { mode: Mode; cassette: string };
+  /** Switches the mode and/or the default cassette (refused under `lockMode`, or for a name `x-cassette` could not use). */
+  setMode(change: ModeChange): Promise<{ mode: Mode; cassette: string }>;
   /** Each cassette in use with its counts, as `GET /_proxy/cassettes` answers. */
   usage(): CassetteSummary[];
   /** Stops the proxy: lets exchanges in flight finish (up to `shutdownGrace`), then saves what is pending. */
@@ -72,13 +72,13 @@ export async function startProxy(options: ProxyOptions = {}): Promise<CassettePr
   const config = configFromOptions(options);
   const proxy: RunningProxy = await startServer(config, createLogger(config.logLevel), new Metrics());
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= proxy.close(config.shutdownGraceMs));
+  const close = (): Promise<void> => (closing ??= proxy.close(config.shutdownGraceMs).then(() => undefined));
   return {
     url: proxy.url,
     mode: () => proxy.current(),
-    setMode(change) {
+    async setMode(change) {
       if (config.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (lockMode): start another proxy to change it');
-      proxy.switchTo(checkChange(change, config.cassetteDir));
+      await proxy.switchTo(checkChange(change, config.cassetteDir));
       return proxy.current();
     },
     usage: () => proxy.cassettes(),

@@ -5,7 +5,7 @@
  * that a store can append without re-serialising what it already wrote.
  */
 import { isAscii } from 'node:buffer';
-import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
+import { CORE_SCHEMA, YAMLException, binaryTag, load } from 'js-yaml';
 import { ProxyError } from '../errors.js';
 import { BodyNode, itemLines, sequenceItem, type ItemLines, type Node } from './emit.js';
 import {
@@ -93,21 +93,24 @@ export function serializeInteraction(interaction: Interaction): string {
   return Buffer.concat([...interactionBytes(interaction)]).toString('utf8');
 }
 
-/** Parses and checks a cassette; every error names the file and, for YAML, the line. */
+/**
+ * Parses and checks a cassette; every error names the file and, for YAML, the line, but never
+ * shows what the file holds (a cassette may hold secrets that were never meant to leave it).
+ */
 export function parseCassette(text: string, file: string): Cassette {
   let doc: unknown;
   try {
     // go-vcr never writes aliases; refusing them defuses alias bombs ("billion laughs").
     doc = load(text, { schema: SCHEMA, filename: file, maxAliases: 0 });
   } catch (err) {
-    throw new ProxyError('cassette_invalid', `cassette ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new ProxyError('cassette_invalid', `cassette ${file} is not valid YAML${yamlProblem(err)}`, { cause: err });
   }
   const check = new Checker(file);
   const top = check.mapping(doc, 'the document');
   if (top.version !== CASSETTE_VERSION) {
     throw new ProxyError(
       'cassette_invalid',
-      `cassette ${file} has version ${JSON.stringify(top.version ?? null)}; only go-vcr format version 2 (an unquoted integer) is supported`,
+      `cassette ${file} has ${Number.isInteger(top.version) ? `version ${top.version}` : top.version == null ? 'no version' : `a version that is ${describe(top.version)}`}; only go-vcr format version 2 (an unquoted integer) is supported`,
     );
   }
   const list = top.interactions ?? [];
@@ -116,6 +119,26 @@ export function parseCassette(text: string, file: string): Cassette {
     version: CASSETTE_VERSION,
     interactions: (list as unknown[]).map((item, index) => check.interaction(item, `interactions[${index}]`, index)),
   };
+}
+
+/**
+ * Where and why js-yaml stopped, without its snippet of the file's lines; names it quotes from the
+ * file (tags, handles, aliases) are left out too.
+ */
+function yamlProblem(err: unknown): string {
+  if (!(err instanceof YAMLException)) return '';
+  const reason = err.reason.replace(/!<[^>]*>/g, '!<…>').replace(/"[^"]*"/g, '"…"').replace(/: .*$/s, '');
+  return err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}: ${reason}` : `: ${reason}`;
+}
+
+/** A value by its kind, not its content. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Uint8Array) return 'binary data';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number') return 'a number that is not an integer';
+  return `a ${typeof value}`;
 }
 
 type YamlMap = Record<string, unknown>;
@@ -218,7 +241,7 @@ class Checker {
     const value = map[key];
     if (value === undefined || value === null) return 0;
     if (typeof value !== 'number' || !Number.isInteger(value)) {
-      this.fail(`${path}.${key}`, `must be an unquoted integer, got ${JSON.stringify(value)}`);
+      this.fail(`${path}.${key}`, `must be an unquoted integer, got ${describe(value)}`);
     }
     return value;
   }

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CASSETTE_PREAMBLE, PENDING_SAVE, committedPart, interactionBytes, parseCassette, renderInteraction, renderedBytes, type RenderedInteraction } from './codec.js';
+import { Leases, type LeaseConflict } from './lease.js';
 import type { Cassette, NewInteraction } from './types.js';
 
 /**
@@ -72,6 +73,22 @@ interface Pending {
 export interface SaveListener {
   saved(file: string, count: number): void;
   failed(file: string, err: unknown): void;
+  /** Another process holds (`refused`) or took over (`lost`) a cassette's lease. */
+  leaseConflict?(event: LeaseConflict): void;
+}
+
+/** What a save must still hold when it writes: the cassette's lease (lease.ts). */
+export interface WriteGuard {
+  confirm(): Promise<void>;
+}
+
+export interface CassetteStats {
+  onDisk: number;
+  recordedSinceStart: number;
+  /** Interactions recorded but not on disk: waiting for a save, kept after a failed one, or dropped. */
+  unsaved: number;
+  saveFailures: number;
+  lastSaveError: string | undefined;
 }
 
 let tempCounter = 0;
@@ -95,11 +112,16 @@ export class CassetteFile {
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private recordedSinceStart = 0;
+  private saveFailures = 0;
+  private lastSaveError: string | undefined;
+  /** Interactions given up on: dropped after MAX_UNSAVED, or never turned into YAML. */
+  private dropped = 0;
 
   constructor(
     readonly file: string,
     private readonly log: Logger,
     private readonly listener?: SaveListener,
+    private readonly guard?: WriteGuard,
   ) {}
 
   /**
@@ -123,8 +145,26 @@ export class CassetteFile {
     if (this.unsaved.length > 0) await this.saveOnce([]);
   }
 
-  stats(): { onDisk: number; recordedSinceStart: number } {
-    return { onDisk: this.onDisk ?? 0, recordedSinceStart: this.recordedSinceStart };
+  stats(): CassetteStats {
+    return {
+      onDisk: this.onDisk ?? 0,
+      recordedSinceStart: this.recordedSinceStart,
+      unsaved: this.unsaved.length + this.queue.length + this.dropped,
+      saveFailures: this.saveFailures,
+      lastSaveError: this.lastSaveError,
+    };
+  }
+
+  /** Counts an exchange that could not even become an interaction as one that was not saved. */
+  notRecorded(err: unknown): void {
+    this.dropped++;
+    this.failed(err instanceof ProxyError ? err : new ProxyError('internal_error', `recording into cassette ${this.file} failed: ${describeCause(err)}`, { cause: err }));
+  }
+
+  private failed(error: ProxyError): void {
+    this.saveFailures++;
+    this.lastSaveError = error.message;
+    this.listener?.failed(this.file, error);
   }
 
   private async drain(): Promise<void> {
@@ -151,6 +191,7 @@ export class CassetteFile {
     let ids: number[];
     let writeMs: number;
     try {
+      await this.guard?.confirm();
       const unchanged = await this.unchangedSinceWritten();
       const existing = unchanged ? undefined : await this.loadExisting();
       if (existing) this.onDisk = existing.count;
@@ -165,18 +206,23 @@ export class CassetteFile {
       ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();
       const preamble = Buffer.from(`${CASSETTE_PREAMBLE}interactions:\n`);
-      this.written = existing ? await writeAtomically(this.file, chain([preamble], existing.bytes, blocks)) : await appendInPlace(this.file, this.written!, blocks);
+      const written = existing ? await writeAtomically(this.file, chain([preamble], existing.bytes, blocks)) : await appendInPlace(this.file, this.written!, blocks);
+      // Checked again: a process that took the lease over during the save may have replaced the
+      // file, and this save with it. It then counts as failed, never as saved.
+      await this.guard?.confirm();
+      this.written = written;
       writeMs = performance.now() - started;
       this.onDisk = first + this.unsaved.length;
       this.recordedSinceStart += this.unsaved.length;
       this.unsaved = [];
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError('internal_error', `saving cassette ${this.file} failed: ${describeCause(err)}`, { cause: err });
-      this.log.error({ err: error, cassette: this.file, interactions: batch.length }, 'cassette save failed; the interactions stay in memory and go out with the next save');
-      this.listener?.failed(this.file, error);
+      this.log.error({ err: error, cassette: this.file, interactions: this.unsaved.length }, 'cassette save failed; the interactions stay in memory and go out with the next save');
+      this.failed(error);
       for (const p of batch) p.reject(error);
       if (this.unsaved.length > MAX_UNSAVED) {
         const dropped = this.unsaved.splice(0, this.unsaved.length - MAX_UNSAVED);
+        this.dropped += dropped.length;
         this.log.error({ cassette: this.file, dropped: dropped.length }, 'too many interactions wait for a cassette that cannot be saved; the oldest are dropped');
       }
       // A failing disk is not hammered: the next attempt waits as long as a pause may.
@@ -352,19 +398,31 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** One CassetteFile per path, so that all writers of a file share its queue. */
+/**
+ * One CassetteFile per file, so that all writers of a file share its queue, and one lease per file
+ * against other processes. Files are real paths (CassetteNames.resolve): a file reached by two
+ * names, or through a symlinked folder, is one file here.
+ */
 export class CassetteStore {
   private readonly files = new Map<string, CassetteFile>();
+  private readonly leases: Leases;
 
   constructor(
     private readonly log: Logger,
     private readonly listener?: SaveListener,
-  ) {}
+  ) {
+    this.leases = new Leases(log, (event) => listener?.leaseConflict?.(event));
+  }
+
+  /** Takes `file`'s lease before an exchange that will record into it is forwarded (see Leases.claim). */
+  claim(file: string): Promise<void> {
+    return this.leases.claim(file);
+  }
 
   file(file: string): CassetteFile {
     let entry = this.files.get(file);
     if (!entry) {
-      entry = new CassetteFile(file, this.log, this.listener);
+      entry = new CassetteFile(file, this.log, this.listener, { confirm: () => this.leases.confirm(file) });
       this.files.set(file, entry);
     }
     return entry;
@@ -372,6 +430,12 @@ export class CassetteStore {
 
   async flushAll(): Promise<void> {
     await Promise.all([...this.files.values()].map((f) => f.flush()));
+  }
+
+  /** Saves what is pending, then gives up every lease (at shutdown). */
+  async close(): Promise<void> {
+    await this.flushAll();
+    await this.leases.releaseAll();
   }
 
   all(): CassetteFile[] {

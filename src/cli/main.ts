@@ -50,9 +50,10 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping: finishing exchanges in flight, then saving');
     proxy.close(config.shutdownGraceMs).then(
-      () => {
+      (summary) => {
         log.flush();
-        process.exit(0);
+        // Interactions that could not be saved fail the run (the summary line says which).
+        process.exit(summary.some((row) => row.unsaved > 0) ? 1 : 0);
       },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');

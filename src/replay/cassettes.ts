@@ -3,7 +3,9 @@
  * changes on disk is picked up without a restart: a request looks at the file's identity (inode,
  * size, mtime) at most every `revalidateMs`, and a changed file is loaded again (replay counts carry
  * over when it was only appended to: MatchTable.inherit). A missing or broken cassette is an error naming the file for the requests that need
- * it (the others are served); it is parsed again only when the file changes.
+ * it (the others are served); it is parsed again only when the file changes. A file that could not
+ * be read (EMFILE, EIO...) is not a broken cassette: that error is never remembered, and the next
+ * request reads the file again. Files are real paths (CassetteNames.resolve): one file, one entry.
  */
 import { stat } from 'node:fs/promises';
 import { pendingSaveCommitted, readCassette } from '../cassette/store.js';
@@ -78,8 +80,9 @@ export class ReplayCassettes {
       return previous;
     }
     const { result, pendingAt } = await this.load(file, signature);
-    if (result instanceof MatchTable && previous?.result instanceof MatchTable) result.inherit(previous.result);
     const entry: Entry = { signature, checkedAt: Date.now(), result, pendingAt };
+    if (result instanceof ProxyError && result.code === 'cassette_unavailable') return entry;
+    if (result instanceof MatchTable && previous?.result instanceof MatchTable) result.inherit(previous.result);
     this.entries.delete(file);
     this.entries.set(file, entry);
     // Names come from clients (x-cassette): keep the most recently loaded ones, not every name ever sent.
@@ -89,7 +92,8 @@ export class ReplayCassettes {
 
   private async load(file: string, signature: string): Promise<{ result: MatchTable | ProxyError; pendingAt?: number }> {
     const shown = displayPath(file);
-    if (signature === 'error:ENOENT') {
+    // ENOTDIR: a folder on its path is a file, so the cassette does not exist either.
+    if (signature === 'error:ENOENT' || signature === 'error:ENOTDIR') {
       const error = new ProxyError('cassette_not_found', `cassette-proxy replay: cassette ${shown} does not exist. Record it first (--mode record), or check --cassette-dir and the x-cassette header.`);
       this.log.warn({ cassette: shown }, 'cassette not found');
       return { result: error };
@@ -100,9 +104,18 @@ export class ReplayCassettes {
       this.log.info({ cassette: shown, interactions: cassette.interactions.length }, 'cassette loaded');
       return { result: table, pendingAt: cassette.pendingAt };
     } catch (err) {
-      const error = err instanceof ProxyError ? err : new ProxyError('cassette_invalid', `cassette-proxy replay: cannot read cassette ${shown}: ${describeCause(err)}`, { cause: err });
+      const error = err instanceof ProxyError ? err : isIoError(err) ? unavailable(shown, err) : new ProxyError('cassette_invalid', `cassette-proxy replay: cannot use cassette ${shown}: ${(err as Error)?.name ?? 'error'} while reading it`, { cause: err });
       this.log.error({ cassette: shown, err: error.message }, 'cassette cannot be used');
       return { result: error };
     }
   }
+}
+
+/** A failure of the system call reading the file (it has `syscall`), not of what the file holds. */
+function isIoError(err: unknown): boolean {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
+function unavailable(shown: string, err: unknown): ProxyError {
+  return new ProxyError('cassette_unavailable', `cassette-proxy replay: cassette ${shown} could not be read just now (${describeCause(err)}); the next request reads it again`, { cause: err });
 }

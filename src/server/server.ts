@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BrowserGuard } from '../admin/browser-guard.js';
 import { ADMIN_PREFIX, handleAdmin, type CassetteSummary, type ModeChange } from '../admin/routes.js';
 import { requestPath } from '../cassette/describe.js';
-import { cassettePath, displayPath } from '../cassette/names.js';
+import { CassetteNames, cassettePath, displayPath, nameFromHeader } from '../cassette/names.js';
 import { CassetteStore } from '../cassette/store.js';
 import type { Interaction } from '../cassette/types.js';
 import type { Config } from '../config.js';
@@ -45,12 +45,13 @@ export interface RunningProxy {
   /** The mode and default cassette now (as GET /_proxy/mode shows). */
   current(): { mode: Mode; cassette: string };
   /** Switches the mode and/or the default cassette, as PUT /_proxy/mode does once it was checked and allowed. */
-  switchTo(change: ModeChange): void;
+  switchTo(change: ModeChange): Promise<void>;
   /**
    * Stops accepting, lets exchanges in flight finish for up to `graceMs` (then cuts them: a cut
-   * stream is not saved), saves what is pending, and releases the upstream connections.
+   * stream is not saved), saves what is pending, gives up the cassette leases, releases the
+   * upstream connections, and answers the cassette summary (`unsaved` says what could not be saved).
    */
-  close(graceMs?: number): Promise<void>;
+  close(graceMs?: number): Promise<CassetteSummary[]>;
 }
 
 interface ExchangeLog {
@@ -64,7 +65,14 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const state = { mode: config.mode, cassette: config.cassette, file: cassettePath(config.cassetteDir, config.cassette) };
   const forwarder = new Forwarder({ upstream: config.upstream, maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, log, metrics);
   const redactor = new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields });
-  const store = new CassetteStore(log, { saved: () => metrics.saves.inc(), failed: () => metrics.saveFailures.inc() });
+  const store = new CassetteStore(log, {
+    saved: () => metrics.saves.inc(),
+    failed: () => metrics.saveFailures.inc(),
+    leaseConflict: (event) => metrics.leaseConflicts.inc({ event }),
+  });
+  const names = new CassetteNames(config.cassetteDir);
+  // A default cassette that a symbolic link takes outside the folder stops the start.
+  const defaultFile = await names.resolve(config.cassette);
   const viewer = new RequestViewer({
     ignore: config.matchIgnore,
     headers: config.matchHeaders,
@@ -83,6 +91,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       return true;
     } catch (err) {
       log.error({ err: describeCause(err), cassette: displayPath(file) }, 'could not turn the exchange into an interaction; it is not saved');
+      store.file(file).notRecorded(err);
       return false;
     }
   };
@@ -98,7 +107,11 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
           if (record(file, exchange)) entry.outcome = 'recorded';
         }
       : undefined;
-    if (!policy.replay) return forwarder.forward(req, res, { capture });
+    if (!policy.replay) {
+      // One writer per cassette: one that another process records into is refused before anything is forwarded.
+      if (policy.record) await store.claim(file);
+      return forwarder.forward(req, res, { capture });
+    }
 
     const body = await readBody(req, config.maxBody);
     const request = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
@@ -113,7 +126,10 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       entry.outcome = 'replayed';
       return sendRecorded(res, found.interaction, pacing, () => metrics.streamOpened());
     }
-    if (policy.forward) return forwarder.forward(req, res, { capture, body });
+    if (policy.forward) {
+      if (policy.record) await store.claim(file);
+      return forwarder.forward(req, res, { capture, body });
+    }
     entry.outcome = 'miss';
     throw found!.error(); // its explanation goes out once, in the exchange's log line
   };
@@ -154,9 +170,15 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     try {
       const refused = refusal(req);
       if (refused) return sendError(res, refused);
-      const file = cassetteFor(req, config.cassetteDir, state.file);
-      entry.cassette = displayPath(file);
-      handled = proxyRequest(req, res, file, entry).catch((err: unknown) => sendError(res, asProxyError(err)));
+      const name = cassetteNameOf(req) ?? state.cassette;
+      // The name's real path, checked before anything is forwarded, is the cassette's one identity.
+      handled = names
+        .resolve(name)
+        .then((file) => {
+          entry.cassette = displayPath(file);
+          return proxyRequest(req, res, file, entry);
+        })
+        .catch((err: unknown) => sendError(res, asProxyError(err)));
     } catch (err) {
       sendError(res, asProxyError(err));
     }
@@ -183,23 +205,21 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   /** The /_proxy/cassettes rows, each with the interactions never replayed when it was loaded for replay. */
   const usage = (): { row: CassetteSummary; neverReplayed?: Interaction[] }[] => {
     const rows = new Map<string, { row: CassetteSummary; table?: MatchTable; recordedFrom?: number }>();
+    const noSaves = { unsaved: 0, save_failures: 0, last_save_error: null };
     for (const { file, table } of replayCassettes.loaded()) {
       const counts = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
-      rows.set(file, { row: { cassette: displayPath(file), interactions_on_disk: counts.interactions, replayed: counts.replayed, never_replayed: counts.neverReplayed, recorded_since_start: 0 }, table });
+      rows.set(file, { row: { cassette: displayPath(file), interactions_on_disk: counts.interactions, replayed: counts.replayed, never_replayed: counts.neverReplayed, recorded_since_start: 0, ...noSaves }, table });
     }
     for (const cassette of store.all()) {
-      const { onDisk, recordedSinceStart } = cassette.stats();
-      const entry = rows.get(cassette.file);
-      if (entry) {
-        const { row } = entry;
-        row.interactions_on_disk = Math.max(row.interactions_on_disk, onDisk);
-        row.never_replayed = row.interactions_on_disk - row.replayed;
-        row.recorded_since_start = recordedSinceStart;
-        // What this process recorded went at the end of the file, and has had no chance to be replayed.
-        if (recordedSinceStart > 0) entry.recordedFrom = onDisk - recordedSinceStart;
-      } else {
-        rows.set(cassette.file, { row: { cassette: displayPath(cassette.file), interactions_on_disk: onDisk, replayed: 0, never_replayed: onDisk, recorded_since_start: recordedSinceStart } });
-      }
+      const { onDisk, recordedSinceStart, unsaved, saveFailures, lastSaveError } = cassette.stats();
+      const entry = rows.get(cassette.file) ?? { row: { cassette: displayPath(cassette.file), interactions_on_disk: 0, replayed: 0, never_replayed: 0, recorded_since_start: 0, ...noSaves } };
+      const { row } = entry;
+      row.interactions_on_disk = Math.max(row.interactions_on_disk, onDisk);
+      row.never_replayed = row.interactions_on_disk - row.replayed;
+      Object.assign(row, { recorded_since_start: recordedSinceStart, unsaved, save_failures: saveFailures, last_save_error: lastSaveError ?? null });
+      // What this process recorded went at the end of the file, and has had no chance to be replayed.
+      if (entry.table && recordedSinceStart > 0) entry.recordedFrom = onDisk - recordedSinceStart;
+      rows.set(cassette.file, entry);
     }
     return [...rows.values()]
       .sort((a, b) => a.row.cassette.localeCompare(b.row.cassette))
@@ -211,10 +231,12 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
 
   const admin = {
     current: () => ({ mode: state.mode, cassette: state.cassette }),
-    switchTo: (change: { mode?: Mode; cassette?: string }) => {
+    switchTo: async (change: { mode?: Mode; cassette?: string }) => {
+      // Refused (invalid_cassette_name) before anything changes, as a request naming it would be.
+      if (change.cassette !== undefined) await names.resolve(checkedName(change.cassette));
       const before = { mode: state.mode, cassette: state.cassette };
       if (change.cassette !== undefined) {
-        state.file = cassetteFile(config.cassetteDir, change.cassette);
+        state.file = cassettePath(config.cassetteDir, change.cassette);
         state.cassette = change.cassette;
       }
       if (change.mode !== undefined) state.mode = change.mode;
@@ -232,8 +254,8 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   // broken cassette shows in the log at start. One that does not exist is no news at start: a suite
   // may use only x-cassette, and replay-or-record creates it.
   if (MODE_POLICY[config.mode].replay) {
-    stat(state.file).then(
-      () => replayCassettes.table(state.file).catch(() => undefined),
+    stat(defaultFile).then(
+      () => replayCassettes.table(defaultFile).catch(() => undefined),
       () => undefined,
     );
   }
@@ -286,9 +308,15 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       }
       server.closeAllConnections();
       await closed;
-      await store.flushAll();
+      await store.close();
       forwarder.close();
-      log.info({ cassettes: usage().map(summaryRow) }, 'cassette summary');
+      const rows = usage();
+      const summary = rows.map(({ row }) => row);
+      const unsaved = summary.reduce((sum, row) => sum + row.unsaved, 0);
+      const logged = rows.map(summaryRow);
+      if (unsaved > 0) log.error({ cassettes: logged, unsaved }, `cassette summary: ${unsaved} recorded interactions could not be saved (see unsaved and last_save_error)`);
+      else log.info({ cassettes: logged }, 'cassette summary');
+      return summary;
     },
   };
 }
@@ -304,22 +332,22 @@ function summaryRow({ row, neverReplayed }: { row: CassetteSummary; neverReplaye
   return { ...row, never_replayed_interactions: listed, ...(rest > 0 && { never_replayed_not_listed: rest }) };
 }
 
-/** The cassette a request names in `x-cassette` (never forwarded upstream), or the current default. */
-function cassetteFor(req: IncomingMessage, dir: string, fallback: string): string {
+/** The cassette name a request gives in `x-cassette` (never forwarded upstream), if it gives one. */
+function cassetteNameOf(req: IncomingMessage): string | undefined {
   const name = req.headers[CASSETTE_HEADER];
-  if (name === undefined) return fallback;
+  if (name === undefined) return undefined;
   delete req.headers[CASSETTE_HEADER];
-  return cassetteFile(dir, Array.isArray(name) ? name.join(',') : name);
+  return checkedName(nameFromHeader(Array.isArray(name) ? name.join(',') : name));
 }
 
 /**
  * A cassette name from a client or the admin API. One shaped like a credential (a key sent in the
  * wrong header) is refused without being repeated: it would show in a file name, logs and errors.
  */
-function cassetteFile(dir: string, name: string): string {
+function checkedName(name: string): string {
   const shape = shapesIn(name)[0];
   if (shape) throw new ProxyError('invalid_cassette_name', `invalid cassette name: it holds what looks like ${shape}; name cassettes after what they record`, { param: CASSETTE_HEADER });
-  return cassettePath(dir, name);
+  return name;
 }
 
 /**

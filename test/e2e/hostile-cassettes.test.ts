@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { copyFile, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { dump } from 'js-yaml';
+import { createLogger } from '../../src/log.js';
 import { FakeUpstream, SEED_TURN_ONE_REQUEST } from '../support/fake-upstream.js';
 import { fixture } from '../support/paths.js';
 import { startTestProxy, type TestProxy } from '../support/proxy.js';
@@ -150,4 +152,43 @@ test('a status text HTTP cannot carry, or a 1xx code, is refused at load naming 
   assert.equal(received, paced.response.body, 'the paced stream finished whole');
   const after = await fetch(`${proxy.baseURL}/models/m1`, { headers: { 'x-cassette': 'paced' } });
   assert.equal(((await after.json()) as { id: string }).id, 'm1', 'the next request is served');
+});
+
+test('a cassette that is not valid gets an error naming the file, line and reason, never its content, in the answer and in the log', async (t) => {
+  const dead = await FakeUpstream.start();
+  await dead.close();
+  const lines: string[] = [];
+  const log = createLogger('info', new Writable({ write: (chunk, _, done) => done(void lines.push(String(chunk))) }));
+  const proxy = await startTestProxy(t, { mode: 'replay', upstream: new URL(dead.url) }, log);
+  await copyFile(fixture('seed.yaml'), path.join(proxy.dir, 'seed.yaml'));
+  const secret = 'sk-proj-FakeSecretThatMustStayInTheFile0123456789';
+  const leaky = {
+    syntax: `---\nversion: 2\ninteractions:\n  - request: {url: "https://x/?key=${secret}", method: GET\n    response: {code: 200}\n`,
+    tag: `---\nversion: 2\ninteractions:\n  - request: !${secret}!x {}\n`,
+    field: `---\nversion: 2\ninteractions:\n  - request: {url: "https://x/", method: GET}\n    response: {code: "${secret}"}\n`,
+    version: `---\nversion: "${secret}"\ninteractions: []\n`,
+  };
+  for (const [name, text] of Object.entries(leaky)) {
+    await writeFile(path.join(proxy.dir, `${name}.yaml`), text);
+    const res = await fetch(`${proxy.baseURL}/models/m`, { headers: { 'x-cassette': name } });
+    const body = await res.text();
+    assert.equal(res.status, 400, name);
+    assert.equal(JSON.parse(body).error.code, 'cassette_invalid');
+    assert.match(JSON.parse(body).error.message, new RegExp(`${name}\\.yaml`));
+    assert.ok(!body.includes('FakeSecret'), `${name}: ${body}`);
+  }
+  const syntax = (await (await fetch(`${proxy.baseURL}/models/m`, { headers: { 'x-cassette': 'syntax' } })).json()) as any;
+  assert.match(syntax.error.message, /syntax\.yaml is not valid YAML at line 5, column \d+: \w+/);
+  await seedStillServes(proxy);
+  assert.ok(lines.some((line) => line.includes('cassette cannot be used')), 'the failures were logged');
+  assert.ok(!lines.some((line) => line.includes('FakeSecret')), 'the log never shows the content');
+});
+
+test('a cassette under a "folder" that is a file is not found (404), not a broken or unreadable cassette', async (t) => {
+  const proxy = await replayProxy(t);
+  await writeFile(path.join(proxy.dir, 'plain'), 'a file, not a folder');
+  const error = await errorFor(proxy, 'plain/case');
+  assert.equal(error.status, 404);
+  assert.equal(error.code, 'cassette_not_found');
+  await seedStillServes(proxy);
 });

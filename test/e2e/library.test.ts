@@ -25,12 +25,12 @@ test('records and replays through options named like the flags; mode, setMode an
   await ask();
   await eventually(() => assert.equal(proxy.usage()[0]?.recorded_since_start, 1));
 
-  assert.deepEqual(proxy.setMode({ mode: 'replay' }), { mode: 'replay', cassette: 'lib' });
+  assert.deepEqual(await proxy.setMode({ mode: 'replay' }), { mode: 'replay', cassette: 'lib' });
   await ask();
   assert.equal(upstream.requests.length, 1, 'replayed, not forwarded');
   assert.equal(proxy.usage()[0]?.replayed, 1);
-  assert.throws(() => proxy.setMode({ mode: 'sideways' as never }), (e: unknown) => e instanceof ProxyError && e.code === 'invalid_request');
-  assert.throws(() => proxy.setMode({ cassette: '../out' }), (e: unknown) => e instanceof ProxyError && e.code === 'invalid_cassette_name');
+  await assert.rejects(proxy.setMode({ mode: 'sideways' as never }), (e: unknown) => e instanceof ProxyError && e.code === 'invalid_request');
+  await assert.rejects(proxy.setMode({ cassette: '../out' }), (e: unknown) => e instanceof ProxyError && e.code === 'invalid_cassette_name');
 });
 
 test('a bad or unknown option throws a UsageError naming the option; lockMode refuses setMode', async (t) => {
@@ -42,7 +42,7 @@ test('a bad or unknown option throws a UsageError naming the option; lockMode re
   t.after(temp.remove);
   const proxy = await startProxy({ port: 0, cassetteDir: temp.dir, lockMode: true, logLevel: 'silent', mode: 'replay' });
   t.after(() => proxy.close());
-  assert.throws(() => proxy.setMode({ mode: 'record' }), (e: unknown) => e instanceof ProxyError && e.code === 'mode_locked');
+  await assert.rejects(proxy.setMode({ mode: 'record' }), (e: unknown) => e instanceof ProxyError && e.code === 'mode_locked');
 });
 
 test('await using closes the proxy when the block ends', async () => {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import OpenAI from 'openai';
@@ -14,6 +14,7 @@ import { FakeUpstream, SEED_TOOL_CALL_STREAM, SEED_TURN_ONE_REQUEST } from '../s
 import { fixture, tempDir } from '../support/paths.js';
 import { readCassetteYaml } from '../support/proxy.js';
 import { spawnProxy } from '../support/spawn.js';
+import { eventually } from '../support/wait.js';
 
 test('SIGTERM during a stream: the stream completes, the interaction is on disk, the process exits 0', async (t) => {
   const upstream = await FakeUpstream.start({ eventSpacingMs: 25 });
@@ -82,4 +83,33 @@ test('the shutdown summary names the interactions never replayed (id, method, pa
   assert.deepEqual(row.never_replayed_interactions[49], { id: 50, method: 'GET', path: '/v1/models/m50' });
   assert.equal(row.never_replayed_not_listed, 9);
   assert.equal(row.never_replayed_ids, undefined, 'the log line lists interactions, not the ids of GET /_proxy/cassettes');
+});
+
+test('interactions that could not be saved by shutdown: the summary is logged at error with unsaved and the error, and the process exits 1', async (t) => {
+  const upstream = await FakeUpstream.start();
+  t.after(() => upstream.close());
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const proxy = await spawnProxy(t, ['--port', '0', '--upstream', upstream.url, '--cassette-dir', temp.dir, '--cassette', 'suite/a']);
+  const client = new OpenAI({ apiKey: 'k', baseURL: `${proxy.url}/v1`, maxRetries: 0 });
+  await client.embeddings.create({ model: 'text-embedding-3-small', input: 'saved' });
+  await eventually(async () => assert.equal((await readCassetteYaml(path.join(temp.dir, 'suite', 'a.yaml'))).interactions.length, 1));
+  // The folder vanishes and a file takes its place: no save can succeed, even as root.
+  await rm(path.join(temp.dir, 'suite'), { recursive: true });
+  await writeFile(path.join(temp.dir, 'suite'), 'not a folder');
+  await client.embeddings.create({ model: 'text-embedding-3-small', input: 'lost' });
+  assert.equal(await proxy.stop('SIGTERM'), 1);
+  const summary = proxy
+    .stderr()
+    .split('\n')
+    .filter((line) => line.includes('cassette summary'))
+    .map((line) => JSON.parse(line));
+  assert.equal(summary.length, 1);
+  assert.equal(summary[0].level, 50);
+  assert.equal(summary[0].unsaved, 1);
+  const [row] = summary[0].cassettes;
+  assert.match(row.cassette, /suite\/a\.yaml$/);
+  assert.equal(row.unsaved, 1);
+  assert.ok(row.save_failures >= 1);
+  assert.match(row.last_save_error, /ENOTDIR/);
 });

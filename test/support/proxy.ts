@@ -18,6 +18,7 @@ export interface TestProxy extends RunningProxy {
   client(apiKey: string, options?: { cassette?: string }): OpenAI;
 }
 
+/** `log`: where the proxy logs (silent by default). */
 export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }, log: Logger = silentLogger()): Promise<TestProxy> {
   const temp = await tempDir();
   const config: Config = {

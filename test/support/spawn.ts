@@ -24,11 +24,15 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   nodeArgs?: string[];
   bin?: string;
+  /** Starts the process with at most this many open file descriptors (`ulimit -n`). */
+  fdLimit?: number;
 }
 
 /** Starts the bin and waits for its startup line (at most 10 s). */
 export async function spawnProxy(t: TestContext, args: string[], options: SpawnOptions = {}): Promise<ProxyProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? BIN, ...args], {
+  const command = [process.execPath, ...(options.nodeArgs ?? []), options.bin ?? BIN, ...args];
+  if (options.fdLimit) command.unshift('/bin/sh', '-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`);
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -67,11 +67,11 @@ test('versions other than an unquoted 2 are refused with the file name', () => {
       (err: ProxyError) => err.code === 'cassette_invalid' && err.message.includes('old.yaml') && /version/.test(err.message),
     );
   }
-  assert.throws(() => parseCassette('interactions: []\n', 'none.yaml'), /none\.yaml has version null/);
+  assert.throws(() => parseCassette('interactions: []\n', 'none.yaml'), /none\.yaml has no version/);
 });
 
 test('malformed YAML, aliases and wrong types give an error naming the file and the place', () => {
-  assert.throws(() => parseCassette('version: 2\ninteractions: [\n', 'broken.yaml'), (err: Error) => /broken\.yaml is not valid YAML/.test(err.message) && /\d+:\d+/.test(err.message));
+  assert.throws(() => parseCassette('version: 2\ninteractions: [\n', 'broken.yaml'), (err: Error) => /broken\.yaml is not valid YAML at line 3, column 1: /.test(err.message));
   assert.throws(() => parseCassette('version: 2\na: &x [1]\nb: *x\ninteractions: []\n', 'bomb.yaml'), /bomb\.yaml is not valid YAML/);
   const bad = readFileSync(fixture('govcr-v4-chat-and-model.yaml'), 'utf8').replace('code: 200', 'code: "200"');
   assert.throws(() => parseCassette(bad, 'quoted.yaml'), /quoted\.yaml: interactions\[0\]\.response\.code must be an unquoted integer/);
@@ -102,4 +102,27 @@ test('a rendered interaction writes the same bytes every time, large and binary 
     }
     assert.ok(isAscii(Buffer.concat([...renderedBytes(rendered.ascii, 3)])), 'the lines for a save in place are ASCII');
   }
+});
+
+test('an invalid cassette error names the file, line and reason, never what the file holds', () => {
+  const secret = 'sk-proj-DoNotShowThis0123456789abcdef';
+  const cases = [
+    // A syntax error on the secret's line: js-yaml quotes the lines around it in its own message.
+    `version: 2\ninteractions:\n  - request: {url: "${secret}", method: GET\n    response: x: y\n`,
+    `version: 2\ninteractions:\n  - request: !<${secret}> {}\n`,
+    `version: 2\ninteractions:\n  - request: !${secret}!x {}\n`,
+    `version: 2\ninteractions:\n  - request: !${secret}[] {}\n`,
+    `version: 2\ninteractions: *${secret}\n`,
+    `version: "${secret}"\ninteractions: []\n`,
+    `version: 2\ninteractions:\n  - request: {url: "http://x/", method: GET}\n    response: {code: "${secret}"}\n`,
+    `version: 2\ninteractions:\n  - request: {url: "http://x/", method: GET}\n    response: {code: 200, uncompressed: "${secret}"}\n`,
+  ];
+  for (const text of cases) {
+    assert.throws(
+      () => parseCassette(text, 'leaky.yaml'),
+      (err: ProxyError) => err.code === 'cassette_invalid' && err.message.startsWith('cassette leaky.yaml') && !err.message.includes('sk-proj') && !err.message.includes('DoNotShow'),
+      text,
+    );
+  }
+  assert.throws(() => parseCassette(cases[0]!, 'leaky.yaml'), /leaky\.yaml is not valid YAML at line 4, column \d+: \w/);
 });

@@ -165,3 +165,22 @@ test('a failed save keeps its interactions, large bodies included, and the next 
   assert.deepEqual(interactions.map((i) => [i.id, i.response.body]), [[0, large], [1, 'second'], [2, large]]);
   assert.ok(isAscii(await readFile(file).then((bytes) => bytes.subarray(bytes.lastIndexOf('#: |\n')))), 'the appended part is ASCII');
 });
+
+test('a save whose lease is lost while it writes counts as failed, never as saved: its interactions stay unsaved and are reported', async (t) => {
+  const { dir, remove } = await tempDir();
+  t.after(remove);
+  let confirms = 0;
+  // The lease holds when the save starts and is gone once it has written (another process took it over).
+  const lease = { confirm: async () => (++confirms === 2 ? Promise.reject(new Error('lease lost')) : undefined) };
+  const cassette = new CassetteFile(path.join(dir, 'c.yaml'), silentLogger(), undefined, lease);
+  await assert.rejects(cassette.add(interaction('first')), /lease lost/);
+  assert.equal(confirms, 2, 'checked before and after writing');
+  const { unsaved, saveFailures, lastSaveError, recordedSinceStart } = cassette.stats();
+  assert.deepEqual({ unsaved, saveFailures, recordedSinceStart }, { unsaved: 1, saveFailures: 1, recordedSinceStart: 0 });
+  assert.match(lastSaveError!, /lease lost/);
+  // Once the lease holds again, the next save writes it again: saved twice (here the lost save's
+  // bytes stayed), never lost.
+  assert.equal(await cassette.add(interaction('second')), 2);
+  assert.equal(cassette.stats().unsaved, 0);
+  assert.deepEqual((await readCassette(path.join(dir, 'c.yaml'))).interactions.map((i) => i.response.body), ['first', 'first', 'second']);
+});
