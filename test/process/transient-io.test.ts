@@ -46,13 +46,13 @@ function exchange(socket: net.Socket, request: string): Promise<Answer> {
   });
 }
 
-const get = (url: string, cassette?: string): string => `GET ${url} HTTP/1.1\r\nhost: proxy\r\n${cassette ? `x-cassette: ${cassette}\r\n` : ''}\r\n`;
+const get = (url: string, cassette?: string): string => `GET ${url} HTTP/1.1\r\nhost: 127.0.0.1\r\n${cassette ? `x-cassette: ${cassette}\r\n` : ''}\r\n`;
 const chat = (): string => {
   const body = JSON.stringify({ ...SEED_TURN_ONE_REQUEST, stream: true });
-  return `POST /v1/chat/completions HTTP/1.1\r\nhost: proxy\r\nx-cassette: seed\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  return `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nx-cassette: seed\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 };
 /** Headers of a request whose body never comes: its connection stays open, not idle, holding a descriptor. */
-const HANGING = 'POST /v1/chat/completions HTTP/1.1\r\nhost: proxy\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n';
+const HANGING = 'POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n';
 
 async function connect(url: string): Promise<net.Socket | undefined> {
   const { hostname, port } = new URL(url);

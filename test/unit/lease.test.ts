@@ -19,12 +19,17 @@ const outcome = (p: Promise<void>) => p.then(() => 'held', (err: any) => err.cod
 
 test('processes taking over one expired lease at once: exactly one wins, every time', async (t) => {
   const { dir, remove } = await tempDir();
-  t.after(remove);
+  const everyone: Leases[] = [];
+  // Leases first (their renewals write into the folder), then the folder.
+  t.after(async () => {
+    await Promise.all(everyone.map((l) => l.releaseAll()));
+    await remove();
+  });
   for (let round = 0; round < 200; round++) {
     const file = path.join(dir, `c${round}.yaml`);
     await foreignLease(file, 10_000);
     const contenders = Array.from({ length: 4 }, () => new Leases(silentLogger()));
-    t.after(() => Promise.all(contenders.map((l) => l.releaseAll())));
+    everyone.push(...contenders);
     const results = await Promise.all(contenders.map((l) => outcome(l.claim(file))));
     assert.deepEqual(results.filter((r) => r === 'held').length, 1, `round ${round}: ${results.join(', ')}`);
     assert.ok(results.every((r) => r === 'held' || r === 'cassette_locked'), results.join(', '));
