@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { CASSETTE_PREAMBLE, cassetteText, committedPart, parseCassette, serializeInteraction } from './codec.js';
-import { readCassette, writeAtomically } from './store.js';
+import { ProxyError } from '../errors.js';
+import { MAX_CASSETTE_BYTES, readCassette, writeAtomically } from './store.js';
 import type { Interaction } from './types.js';
 
 /** An interaction with its text in the file it came from, when that could be cut out. */
@@ -81,7 +82,17 @@ export function cassetteTextOf(items: readonly SourcedInteraction[], header = `$
   return anew();
 }
 
-/** Replaces `file` with a cassette of `items` atomically (a reader or a crash sees the old file or the new one). */
+/**
+ * Replaces `file` with a cassette of `items` atomically (a reader or a crash sees the old file or
+ * the new one). One the proxy would refuse to load (over MAX_CASSETTE_BYTES) is not written.
+ */
 export async function writeCassette(file: string, items: readonly SourcedInteraction[], header?: string): Promise<void> {
-  await writeAtomically(path.resolve(file), [Buffer.from(cassetteTextOf(items, header))]);
+  const bytes = Buffer.from(cassetteTextOf(items, header));
+  if (bytes.length > MAX_CASSETTE_BYTES) {
+    throw new ProxyError(
+      'cassette_invalid',
+      `${path.basename(file)} would be ${(bytes.length / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_CASSETTE_BYTES / 2 ** 20} MiB the proxy loads; nothing was written. Combine fewer cassettes into one.`,
+    );
+  }
+  await writeAtomically(path.resolve(file), [bytes]);
 }

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { InferredOptionTypes, Options } from 'yargs';
 import yargsParser from 'yargs-parser';
 import { allowedHostProblem } from '../admin/browser-guard.js';
+import { credentialInName } from '../redact/secrets.js';
 import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../cassette/names.js';
 import { parseUpstream, type Config } from '../config.js';
@@ -246,6 +247,11 @@ export async function parseConfig(argv: string[]): Promise<Config> {
 
 /** Checks every flag's value (from the command line, the environment or the library's options) into a Config. */
 export function configFrom(args: FlagValues): Config {
+  // yargs makes a list of a one-value flag given twice (--host a --host b), which no check below expects.
+  for (const [name, spec] of Object.entries(FLAGS) as [keyof FlagValues, Options][]) {
+    const value = args[name];
+    if (!spec.array && Array.isArray(value)) bad(name, `was given ${value.length} times; give it once`);
+  }
   const mode: Mode = oneOf('mode', args.mode, MODES);
   const upstream = parseUpstream(args.upstream);
   if (typeof upstream === 'string') bad('upstream', upstream);
@@ -258,6 +264,8 @@ export function configFrom(args: FlagValues): Config {
     if (problem) bad('allowed-host', problem);
   }
   const logLevel: LogLevel = oneOf('log-level', args['log-level'], LOG_LEVELS);
+  const keyShaped = credentialInName(args.cassette);
+  if (keyShaped) bad('cassette', keyShaped);
   try {
     cassettePath(args['cassette-dir'], args.cassette);
   } catch (err) {

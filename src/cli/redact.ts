@@ -3,6 +3,7 @@
  * files under folders) and rewrites each in place, atomically.
  */
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { cassetteText, serializeInteraction } from '../cassette/codec.js';
 import { displayPath } from '../cassette/names.js';
 import { readCassette, writeAtomically } from '../cassette/store.js';
@@ -32,7 +33,9 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
       const cassette = await readCassette(file, shown);
       const before = cassette.interactions.reduce((n, i) => n + findLeaks(i, headers).length, 0);
       const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(interaction), id: interaction.id }));
-      await writeAtomically(path.resolve(file), [Buffer.from(cassetteText(redacted.map(serializeInteraction)))]);
+      // A file with nothing to redact is left byte for byte as it was (no reformatting diff in a commit).
+      const changed = !isDeepStrictEqual(redacted, cassette.interactions);
+      if (changed) await writeAtomically(path.resolve(file), [Buffer.from(cassetteText(redacted.map(serializeInteraction)))]);
       let after = 0;
       for (const interaction of redacted) {
         for (const leak of findLeaks(interaction, headers)) {
@@ -40,7 +43,7 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
           out.write(`${leakLine(shown, interaction.id, leak, headers)}\n`);
         }
       }
-      out.write(`${shown}: ${cassette.interactions.length} interaction(s) rewritten; findings before: ${before}, after: ${after}\n`);
+      out.write(changed ? `${shown}: ${cassette.interactions.length} interaction(s) rewritten; findings before: ${before}, after: ${after}\n` : `${shown}: nothing to redact; left as it was\n`);
       if (after > 0) status = 1;
     } catch (error) {
       err.write(`cassette-proxy redact: ${problemWith(shown, error)}\n`);

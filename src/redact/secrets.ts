@@ -36,10 +36,10 @@ export const SECRET_QUERY_PARAMS = ['api-key', 'api_key', 'apikey', 'key', 'acce
  * Body fields (JSON keys, multipart and urlencoded form fields) that hold credentials. A bare
  * `token` is left out on purpose: OpenAI answers use it for text (`logprobs.content[].token`).
  */
-const SECRET_FIELD = /^(?:api[-_]?key|access[-_]?token|refresh[-_]?token|id[-_]?token|client[-_]?secret|secret|password|passwd)$/i;
+const SECRET_FIELD = /^(?:api[-_]?key|access[-_]?token|refresh[-_]?token|id[-_]?token|auth[-_]?token|bearer[-_]?token|client[-_]?secret|private[-_]?key|secret|password|passwd|authorization)$/i;
 
 /** Text that may hold a secret field name: bodies without it need no parsing. */
-export const SECRET_FIELD_HINT = /key|token|secret|passw/i;
+export const SECRET_FIELD_HINT = /key|token|secret|passw|authorization/i;
 
 export function isSecretField(name: string): boolean {
   return SECRET_FIELD.test(name);
@@ -165,6 +165,15 @@ export function pathForLog(url: string | undefined): string {
   if (!target.startsWith('/')) return URL.canParse(target) ? maskShapes(new URL(target).pathname) : '(not a path)';
   const end = target.indexOf('?');
   return maskShapes(end === -1 ? target : target.slice(0, end));
+}
+
+/**
+ * Why a cassette name cannot be used when it holds a credential's shape (a key sent in the wrong
+ * header or flag), without repeating it: a name shows in a file name, logs and errors.
+ */
+export function credentialInName(name: string): string | undefined {
+  const shape = shapesIn(name)[0];
+  return shape && `invalid cassette name: it holds what looks like ${shape}; name cassettes after what they record`;
 }
 
 /** What each credential shape found in the text looks like. */

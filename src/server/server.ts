@@ -25,7 +25,7 @@ import { MODE_POLICY, type Mode } from '../mode.js';
 import { bodyTooLarge, readBody } from '../read-body.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
-import { pathForLog, shapesIn } from '../redact/secrets.js';
+import { credentialInName, pathForLog } from '../redact/secrets.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
 import { Replayer } from '../replay/replayer.js';
 import { sendRecorded } from '../replay/responder.js';
@@ -139,6 +139,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   let drained: (() => void) | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    (req.socket as TrackedSocket)[LAST_RESPONSE] = res;
     // Before anything else, admin API included: a page in a browser must not read or change a thing.
     const forged = browserGuard.checkRequest((name) => req.headers[name]);
     if (forged) {
@@ -345,8 +346,8 @@ function cassetteNameOf(req: IncomingMessage): string | undefined {
  * wrong header) is refused without being repeated: it would show in a file name, logs and errors.
  */
 function checkedName(name: string): string {
-  const shape = shapesIn(name)[0];
-  if (shape) throw new ProxyError('invalid_cassette_name', `invalid cassette name: it holds what looks like ${shape}; name cassettes after what they record`, { param: CASSETTE_HEADER });
+  const problem = credentialInName(name);
+  if (problem) throw new ProxyError('invalid_cassette_name', problem, { param: CASSETTE_HEADER });
   return name;
 }
 
@@ -366,14 +367,30 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logg
         ? new ProxyError('headers_too_large', "the request headers are larger than Node's limit (16 KiB unless node runs with --max-http-header-size)")
         : new ProxyError('bad_request', `malformed HTTP request: ${err.message}`);
   log.warn({ code: err.code, status: error.status }, 'bad request from client');
-  answerOnSocket(socket, error);
+  const tracked = socket as TrackedSocket;
+  if (tracked[ANSWERED]) return;
+  tracked[ANSWERED] = true;
+  // A pipelined request broke while the answer to a whole earlier one is still going out: the error
+  // answer follows it, never lands inside it. A fault in the body of the request being answered
+  // (the client left mid-body) ends the connection now, which aborts that exchange.
+  const last = tracked[LAST_RESPONSE];
+  if (last && last.req.complete && !last.writableFinished && !last.destroyed) last.once('close', () => answerOnSocket(socket, error));
+  else answerOnSocket(socket, error);
 }
+
+/** The last response started on a connection, and whether a client fault on it was answered. */
+const LAST_RESPONSE = Symbol('cassette-proxy.lastResponse');
+const ANSWERED = Symbol('cassette-proxy.clientErrorAnswered');
+type TrackedSocket = Duplex & { [LAST_RESPONSE]?: ServerResponse; [ANSWERED]?: boolean };
 
 /** Answers on a socket no ServerResponse owns, then closes it: it must never hold shutdown. */
 function answerOnSocket(socket: Duplex, error: ProxyError): void {
+  if (socket.destroyed) return;
   socket.on('error', () => socket.destroy());
   socket.end(errorResponseBytes(error), () => socket.destroy());
 }
+
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 
 const SEND_PATHS = "Point the client's base URL at the proxy (http://host:port/v1) rather than using it as an HTTP proxy (HTTP_PROXY).";
 
@@ -387,6 +404,9 @@ function refusal(req: IncomingMessage): ProxyError | undefined {
     const what = target === '*' ? '"*"' : 'an absolute URL';
     return new ProxyError('invalid_request', `the request target must be a path such as /v1/models, got ${what}. ${SEND_PATHS}`);
   }
+  // A `.` or `..` segment (or its percent-encoding) would let the upstream's own normalisation
+  // climb out of an --upstream path prefix, and makes one request look like another.
+  if (DOT_SEGMENT.test(target.split('?', 1)[0]!)) return new ProxyError('invalid_request', 'the request path must not hold a "." or ".." segment');
   // The one place where WebSocket support will hook in: until it is recorded, an upgrade is
   // answered here, in every mode, instead of forwarded (the client would wait for a 101 forever).
   const upgrade = req.headers.upgrade;

@@ -111,7 +111,7 @@ async function rawExchange(proxy: TestProxy, bytes: string): Promise<string> {
   return text;
 }
 
-test('a target that is not a path (absolute-form with userinfo, "*", CONNECT) gets a clear 4xx, is never forwarded, and no userinfo is logged', async (t) => {
+test('a target that is not a path (absolute-form with userinfo, "*", CONNECT, dot segments) gets a clear 4xx, is never forwarded, and no userinfo is logged', async (t) => {
   const upstream = await FakeUpstream.start();
   t.after(() => upstream.close());
   const captured = capturedLog();
@@ -126,6 +126,11 @@ test('a target that is not a path (absolute-form with userinfo, "*", CONNECT) ge
   const connect = await rawExchange(proxy, `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
   assert.match(connect, /^HTTP\/1\.1 405 [^]*"code":"method_not_allowed"/);
   assert.match(connect, /not a forward proxy/);
+  // Dot segments would let the upstream's normalisation climb out of an --upstream path prefix.
+  for (const path of ['/v1/../admin', '/v1/%2E%2e/admin', '/v1/./models', '/..']) {
+    const dotted = await rawExchange(proxy, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    assert.match(dotted, /^HTTP\/1\.1 400 [^]*must not hold a[^]*"code":"invalid_request"/, path);
+  }
 
   assert.equal(upstream.requests.length, 0, 'nothing was forwarded');
   await healthyCall(proxy);

@@ -246,7 +246,7 @@ test('merge combines replicas in a stable order, drops exact duplicates, keeps g
   assert.equal((await runBin(['merge', out])).code, 2, 'no input is a usage error');
 });
 
-test('scan and redact on go-vcr cassettes: nothing to report, and redact keeps every value', async (t) => {
+test('scan and redact on go-vcr cassettes: nothing to report, and redact leaves them byte for byte', async (t) => {
   const dir = await withTemp(t);
   await copyFile(SEED, path.join(dir, 'seed.yaml'));
   await copyFile(GOVCR, path.join(dir, 'govcr.yaml'));
@@ -256,6 +256,8 @@ test('scan and redact on go-vcr cassettes: nothing to report, and redact keeps e
   for (const [name, original] of [['seed.yaml', SEED], ['govcr.yaml', GOVCR]] as const) {
     const redact = await runBin(['redact', path.join(dir, name)]);
     assert.equal(redact.code, 0, redact.stderr);
+    assert.match(redact.stdout, /nothing to redact; left as it was/);
+    assert.equal(await readFile(path.join(dir, name), 'utf8'), await readFile(original, 'utf8'), `${name} is not rewritten`);
     const after = parseCassette(await readFile(path.join(dir, name), 'utf8'), name).interactions;
     assert.ok(isDeepStrictEqual(after, await interactionsOf(original)), `${name} keeps its values`);
     await assertGoVcrShape(path.join(dir, name), 2);
