@@ -6,6 +6,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ProxyError, describeCause } from '../errors.js';
+import { SingleFlight } from '../single-flight.js';
 
 /** The longest name of one file or folder that common file systems take, in bytes. */
 const MAX_NAME_BYTES = 255;
@@ -94,7 +95,7 @@ const MAX_RESOLVED = 4096;
 export class CassetteNames {
   private root: string | undefined;
   private readonly resolved = new Map<string, { file: string; at: number }>();
-  private readonly resolving = new Map<string, Promise<string>>();
+  private readonly resolving = new SingleFlight<string, string>();
 
   constructor(private readonly dir: string) {}
 
@@ -103,12 +104,7 @@ export class CassetteNames {
     const hit = this.resolved.get(name);
     if (hit && performance.now() - hit.at < RESOLVED_FOR_MS) return hit.file;
     // Concurrent requests for one name share one look-up.
-    let pending = this.resolving.get(name);
-    if (!pending) {
-      pending = this.lookUp(name).finally(() => this.resolving.delete(name));
-      this.resolving.set(name, pending);
-    }
-    return pending;
+    return this.resolving.run(name, () => this.lookUp(name));
   }
 
   private async lookUp(name: string): Promise<string> {

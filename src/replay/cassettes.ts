@@ -15,6 +15,7 @@ import type { RequestViewer } from '../match/request-view.js';
 import { MatchTable } from '../match/table.js';
 import type { ReplayPolicy } from '../mode.js';
 import { displayPath } from '../cassette/names.js';
+import { SingleFlight } from '../single-flight.js';
 
 /** How many cassettes stay loaded at once. */
 const MAX_CASSETTES = 1000;
@@ -29,7 +30,7 @@ interface Entry {
 
 export class ReplayCassettes {
   private readonly entries = new Map<string, Entry>();
-  private readonly checks = new Map<string, Promise<Entry>>();
+  private readonly checks = new SingleFlight<string, Entry>();
 
   constructor(
     private readonly viewer: RequestViewer,
@@ -55,12 +56,7 @@ export class ReplayCassettes {
 
   /** One check per file at a time; concurrent requests share it. */
   private check(file: string): Promise<Entry> {
-    let pending = this.checks.get(file);
-    if (!pending) {
-      pending = this.revalidate(file).finally(() => this.checks.delete(file));
-      this.checks.set(file, pending);
-    }
-    return pending;
+    return this.checks.run(file, () => this.revalidate(file));
   }
 
   private async revalidate(file: string): Promise<Entry> {
