@@ -3,6 +3,7 @@
  *   GET /_proxy/health     200 with the current mode
  *   GET /_proxy/mode       {"mode", "cassette"}
  *   PUT /_proxy/mode       {"mode"?, "cassette"?}: switch at runtime (guarded, refused under --lock-mode)
+ *   POST /_proxy/rewind   {} or {"cassette"}: replay positions back to the start (guarded, allowed under --lock-mode)
  *   GET /_proxy/metrics    Prometheus text
  *   GET /_proxy/cassettes  each cassette in use, with its counts and unsaved interactions
  */
@@ -44,6 +45,8 @@ export interface ModeChange {
 export interface AdminContext {
   current(): { mode: Mode; cassette: string };
   switchTo(change: ModeChange): Promise<void>;
+  /** Rewinds the replay positions of the named cassette, or of every one; answers the files rewound, as shown. */
+  rewind(cassette?: string): Promise<string[]>;
   lockMode: boolean;
   adminToken: string | undefined;
   browserGuard: BrowserGuard;
@@ -64,16 +67,20 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
         authorize(req, ctx);
         await ctx.switchTo(parseChange(await readBody(req, 64 * 1024), ctx.cassetteDir));
         return json(res, 200, ctx.current());
+      case 'POST /_proxy/rewind':
+        // Not a mode change: allowed under --lock-mode, so that CI can rewind between runs.
+        authorize(req, ctx, { lockable: false });
+        return json(res, 200, { rewound: await ctx.rewind(parseRewind(await readBody(req, 64 * 1024))) });
       case 'GET /_proxy/metrics':
         res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
         return void res.end(await ctx.metrics.registry.metrics());
       case 'GET /_proxy/cassettes':
         return json(res, 200, { cassettes: ctx.cassettes() });
       default: {
-        const known = ['health', 'mode', 'metrics', 'cassettes'].some((p) => route.endsWith(`${ADMIN_PREFIX}${p}`));
+        const known = ['health', 'mode', 'metrics', 'cassettes', 'rewind'].some((p) => route.endsWith(`${ADMIN_PREFIX}${p}`));
         throw known
           ? new ProxyError('method_not_allowed', `${route} is not supported; see the README's admin API`)
-          : new ProxyError('not_found', `no admin endpoint ${route}; there are /_proxy/health, /_proxy/mode, /_proxy/metrics and /_proxy/cassettes`);
+          : new ProxyError('not_found', `no admin endpoint ${route}; there are /_proxy/health, /_proxy/mode, /_proxy/rewind, /_proxy/metrics and /_proxy/cassettes`);
       }
     }
   } catch (err) {
@@ -82,11 +89,28 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
 }
 
 /** Whether this request may change the proxy: not under --lock-mode, not from another site's page, and with the token (or from loopback). */
-function authorize(req: IncomingMessage, ctx: AdminContext): void {
-  if (ctx.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (--lock-mode): restart the proxy to change it');
+function authorize(req: IncomingMessage, ctx: AdminContext, { lockable = true } = {}): void {
+  if (lockable && ctx.lockMode) throw new ProxyError('mode_locked', 'the mode is locked (--lock-mode): restart the proxy to change it');
   const refused = ctx.browserGuard.checkOrigin((name) => req.headers[name]);
   if (refused) throw refused;
   authorizeChange(ctx, req.socket.remoteAddress, req.headers.authorization);
+}
+
+/** A rewind's body: `{}` (every cassette) or `{"cassette": "<name>"}`; an empty body is `{}`. */
+function parseRewind(body: Buffer): string | undefined {
+  if (body.length === 0) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ProxyError('invalid_request', 'the body must be JSON: {} for every cassette, or {"cassette": "name"}');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ProxyError('invalid_request', 'the body must be a JSON object');
+  const { cassette, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw new ProxyError('invalid_request', `unknown field ${unknown.join(', ')}; a rewind takes only "cassette"`, { param: unknown[0] });
+  if (cassette !== undefined && typeof cassette !== 'string') throw new ProxyError('invalid_request', '"cassette" must be a string', { param: 'cassette' });
+  return cassette;
 }
 
 function parseChange(body: Buffer, cassetteDir: string): ModeChange {

@@ -62,6 +62,12 @@ export interface CassetteProxy extends AsyncDisposable {
   mode(): { mode: Mode; cassette: string };
   /** Switches the mode and/or the default cassette (refused under `lockMode`, or for a name `x-cassette` could not use). */
   setMode(change: ModeChange): Promise<{ mode: Mode; cassette: string }>;
+  /**
+   * Replay positions back to the start, of one cassette (by name) or of every one, so the next run
+   * of a suite gets the same answers in the same order (allowed under `lockMode`). Answers the
+   * cassette files rewound.
+   */
+  rewind(cassette?: string): Promise<string[]>;
   /** Each cassette in use with its counts, as `GET /_proxy/cassettes` answers. */
   usage(): CassetteSummary[];
   /** Stops the proxy: lets exchanges in flight finish (up to `shutdownGrace`), then saves what is pending. */
@@ -81,6 +87,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<CassettePr
       await proxy.switchTo(checkChange(change, config.cassetteDir));
       return proxy.current();
     },
+    rewind: (cassette) => proxy.rewind(cassette),
     usage: () => proxy.cassettes(),
     close,
     [Symbol.asyncDispose]: close,

@@ -92,6 +92,14 @@ export class MatchTable {
     }
   }
 
+  /**
+   * Back to the first recording of each request, so the next run of a suite gets the answers the
+   * last one got, in the same order. What has been replayed stays counted (the usage report).
+   */
+  rewind(): void {
+    for (const slot of this.slots.values()) slot.next = 0;
+  }
+
   /** How many recordings have answered at least once, and how many never did. */
   usage(): { interactions: number; replayed: number; neverReplayed: number } {
     const replayed = this.timesReplayed.filter((n) => n > 0).length;

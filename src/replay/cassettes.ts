@@ -49,6 +49,18 @@ export class ReplayCassettes {
     return fresh.result;
   }
 
+  /** Rewinds the replay positions of `file`, or of every loaded cassette; returns the files rewound. */
+  rewind(file?: string): string[] {
+    const rewound: string[] = [];
+    for (const [loaded, entry] of this.entries) {
+      if ((file === undefined || loaded === file) && entry.result instanceof MatchTable) {
+        entry.result.rewind();
+        rewound.push(loaded);
+      }
+    }
+    return rewound;
+  }
+
   /** Every cassette loaded so far, with its match table (absent when it failed to load). */
   loaded(): { file: string; table?: MatchTable }[] {
     return [...this.entries].map(([file, e]) => (e.result instanceof MatchTable ? { file, table: e.result } : { file }));

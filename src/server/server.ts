@@ -46,6 +46,8 @@ export interface RunningProxy {
   current(): { mode: Mode; cassette: string };
   /** Switches the mode and/or the default cassette, as PUT /_proxy/mode does once it was checked and allowed. */
   switchTo(change: ModeChange): Promise<void>;
+  /** Rewinds replay positions, as POST /_proxy/rewind does: of one cassette (by name) or of all. */
+  rewind(cassette?: string): Promise<string[]>;
   /**
    * Stops accepting, lets exchanges in flight finish for up to `graceMs` (then cuts them: a cut
    * stream is not saved), saves what is pending, gives up the cassette leases, releases the
@@ -243,6 +245,12 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       if (change.mode !== undefined) state.mode = change.mode;
       log.info({ from: before, to: { mode: state.mode, cassette: state.cassette } }, 'mode changed');
     },
+    rewind: async (cassette?: string) => {
+      const file = cassette === undefined ? undefined : await names.resolve(checkedName(cassette));
+      const rewound = replayCassettes.rewind(file).map(displayPath);
+      log.info({ cassettes: rewound }, 'replay rewound');
+      return rewound;
+    },
     lockMode: config.lockMode,
     adminToken: config.adminToken,
     browserGuard,
@@ -298,6 +306,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     cassettes,
     current: admin.current,
     switchTo: admin.switchTo,
+    rewind: admin.rewind,
     async close(graceMs = 0) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
