@@ -5,6 +5,7 @@
  * flag a finding names.
  */
 import type { Body, HeaderMap, Interaction } from '../cassette/types.js';
+import { parseJsonBody } from '../json-path.js';
 import {
   REDACTED,
   SECRET_FIELD_HINT,
@@ -117,11 +118,11 @@ function requestBodyFields(body: Body, type: string | undefined, found: (field: 
   }
   if (!/^\s*[{[]/.test(body) || !SECRET_FIELD_HINT.test(body)) return;
   try {
-    eachJsonField(JSON.parse(body), (key, child) => {
+    eachJsonField(parseJsonBody(body), (key, child) => {
       if (isSecretField(key) && holdsSecret(child)) found(key, fieldSecrets(child));
     });
   } catch {
-    // Not JSON: the shape checks still ran.
+    // Not JSON, or nested too deep to walk: the shape checks still ran.
   }
 }
 
