@@ -1,7 +1,7 @@
 /**
  * Field paths into JSON bodies, as users write them in flags: `user`, `metadata.session`,
  * `messages[0].content`, `messages[*].content`. Used to leave fields out of matching and to
- * redact them.
+ * redact them. Bodies are parsed with parseJsonBody, which bounds their depth.
  */
 
 export type PathSegment = string | number | '*';
@@ -71,4 +71,58 @@ export function canonicalJson(value: unknown): string {
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/**
+ * How deep a body may nest arrays and objects and still be read as JSON. Every walk over a parsed
+ * body (matching, fingerprints, differences, redaction, JSON.stringify) recurses once per level:
+ * a deeper body (`[` ×500,000 is valid JSON) would overflow the stack, so it is treated as bytes.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** What parseJsonBody throws for a body nested deeper than MAX_JSON_DEPTH. */
+export class JsonTooDeep extends SyntaxError {
+  constructor() {
+    super(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+}
+
+/**
+ * JSON.parse for request and response bodies: throws, as for text that is not JSON, when the text
+ * nests deeper than MAX_JSON_DEPTH. JSON.parse itself does not recurse, so the depth is checked on
+ * the text: a body with no more brackets than that (nearly every one) needs no further look.
+ */
+export function parseJsonBody(text: string): unknown {
+  if (bracketsAtMost(text, MAX_JSON_DEPTH) || depthWithin(text, MAX_JSON_DEPTH)) return JSON.parse(text);
+  throw new JsonTooDeep();
+}
+
+/** True when `text` holds at most `max` opening brackets, anywhere (indexOf is far faster than a loop over characters). */
+function bracketsAtMost(text: string, max: number): boolean {
+  let count = 0;
+  for (const bracket of ['[', '{']) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) if (++count > max) return false;
+  }
+  return true;
+}
+
+/** True when arrays and objects in `text` nest at most `max` deep (brackets inside strings do not count). */
+function depthWithin(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escapes.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return true;
 }

@@ -46,6 +46,7 @@ export async function runScan(argv: string[], out: NodeJS.WritableStream = proce
  * --redact-header flags it needs (the ones scan was given, and the header the finding names).
  */
 export function leakLine(shown: string, id: number, leak: Leak, extraHeaders: readonly string[]): string {
+  if (leak.fix) return `${shown}: interaction ${id}: ${leak.where} holds ${leak.what}; fix: ${leak.fix}`;
   const headers = [...extraHeaders];
   if (leak.header && !headers.some((h) => h.toLowerCase() === leak.header!.toLowerCase())) headers.push(leak.header);
   const flags = headers.map((h) => ` --redact-header ${shellWord(h)}`).join('');

@@ -6,7 +6,7 @@
  */
 import type { Body, HeaderMap } from '../cassette/types.js';
 import { toBody } from '../cassette/codec.js';
-import { canonicalJson, removePaths, type JsonPath } from '../json-path.js';
+import { canonicalJson, parseJsonBody, removePaths, type JsonPath } from '../json-path.js';
 
 export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer };
 
@@ -74,11 +74,11 @@ export class RequestViewer {
     const first = firstNonSpace(bytes);
     if (first === 0x7b || first === 0x5b) {
       try {
-        const value: unknown = JSON.parse(bytes.toString('utf8'));
+        const value: unknown = parseJsonBody(bytes.toString('utf8'));
         removePaths(value, this.rules.ignore);
         return { kind: 'json', value };
       } catch {
-        // Not JSON after all: compared byte for byte.
+        // Not JSON after all, or nested too deep to walk (json-path.ts): compared byte for byte.
       }
     }
     return { kind: 'bytes', bytes };

@@ -5,6 +5,7 @@
  * flag a finding names.
  */
 import type { Body, HeaderMap, Interaction } from '../cassette/types.js';
+import { parseJsonBody } from '../json-path.js';
 import {
   REDACTED,
   SECRET_FIELD_HINT,
@@ -29,6 +30,8 @@ export interface Leak {
   what: string;
   /** A header the built-in rules do not redact: `--redact-header <header>` makes redact (and recording) redact it. */
   header?: string;
+  /** What fixes it, when `cassette-proxy redact` cannot. */
+  fix?: string;
 }
 
 export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>, extraHeaders: readonly string[] = []): Leak[] {
@@ -94,6 +97,10 @@ export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>
   echoes('response.status', response.status, literals);
   headers('response.headers', response.headers, literals);
   const body = latin1(response.body);
+  if (body.length > 0 && !response.uncompressed && stillEncoded(response.headers)) {
+    // Neither this check nor redact can look inside it (the recorder never stores one).
+    leaks.push({ where: 'response.body', what: 'a compressed body scan cannot check', fix: 'record this interaction again with cassette-proxy' });
+  }
   shapes('response.body', body);
   echoes('response.body', body, typeof response.body === 'string' ? literals : literals.map((literal) => Buffer.from(literal, 'utf8').toString('latin1')));
   return leaks;
@@ -117,12 +124,17 @@ function requestBodyFields(body: Body, type: string | undefined, found: (field: 
   }
   if (!/^\s*[{[]/.test(body) || !SECRET_FIELD_HINT.test(body)) return;
   try {
-    eachJsonField(JSON.parse(body), (key, child) => {
+    eachJsonField(parseJsonBody(body), (key, child) => {
       if (isSecretField(key) && holdsSecret(child)) found(key, fieldSecrets(child));
     });
   } catch {
-    // Not JSON: the shape checks still ran.
+    // Not JSON, or nested too deep to walk: the shape checks still ran.
   }
+}
+
+/** True when the headers say the body is still in a content coding (gzip, br, …), not as the API wrote it. */
+function stillEncoded(headers: HeaderMap | undefined): boolean {
+  return Object.entries(headers ?? {}).some(([name, values]) => name.toLowerCase() === 'content-encoding' && values.some((v) => !/^\s*(identity)?\s*$/i.test(v)));
 }
 
 function contentType(headers: HeaderMap | undefined): string | undefined {

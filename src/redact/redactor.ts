@@ -12,7 +12,7 @@
  * The upstream still gets the real request: only the copy for the cassette is changed.
  */
 import type { Body, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
-import { replacePaths, type JsonPath } from '../json-path.js';
+import { JsonTooDeep, MAX_JSON_DEPTH, parseJsonBody, replacePaths, type JsonPath } from '../json-path.js';
 import {
   REDACTED,
   SECRET_FIELD_HINT,
@@ -78,9 +78,9 @@ export class Redactor {
   /** The redacted copy of an interaction; the input is not changed. */
   redact(interaction: NewInteraction): NewInteraction {
     const { response } = interaction;
-    const { request, secrets } = this.redactRequestWithSecrets(interaction.request);
+    const { request, secrets } = this.redactRequestWithSecrets(interaction.request, true);
     const mask = (text: string): string => maskText(text, secrets);
-    const responseBody = this.bodyFields.length === 0 ? response.body : this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED));
+    const responseBody = this.bodyFields.length === 0 ? response.body : this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED), true);
     return {
       ...interaction,
       request,
@@ -101,10 +101,11 @@ export class Redactor {
     return this.redactRequestWithSecrets(request).request;
   }
 
-  private redactRequestWithSecrets<R extends RequestParts>(request: R): { request: R; secrets: string[] } {
+  /** `recording`: a body too deep to look into is refused (it would be saved); matching only compares it as bytes. */
+  private redactRequestWithSecrets<R extends RequestParts>(request: R, recording = false): { request: R; secrets: string[] } {
     const found = new Set<string>();
     const original = request.body ?? '';
-    const redactedBody = this.redactRequestBody(original, headerValue(request.headers, 'content-type'), found);
+    const redactedBody = this.redactRequestBody(original, headerValue(request.headers, 'content-type'), found, recording);
     this.collectSecrets(request.headers ?? {}, request.form ?? {}, request.url, found);
     const secrets = secretLiterals(found);
     const mask = (text: string): string => maskText(text, secrets);
@@ -115,24 +116,35 @@ export class Redactor {
     return { request: out, secrets };
   }
 
-  private redactRequestBody(body: Body, contentType: string | undefined, found: Set<string>): Body {
+  private redactRequestBody(body: Body, contentType: string | undefined, found: Set<string>, recording: boolean): Body {
     const boundary = multipartBoundary(contentType);
     if (boundary) return this.redactMultipart(body, boundary, found);
     if (typeof body === 'string' && contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return this.redactUrlencoded(body, found);
     // Parsing every body is the costliest step; most hold no field worth looking for.
     if (this.bodyFields.length === 0 && (typeof body !== 'string' || !SECRET_FIELD_HINT.test(body))) return body;
-    return this.redactJsonBody(body, (value) => {
-      for (const secret of this.redactRequestJson(value)) found.add(secret);
-    });
+    return this.redactJsonBody(
+      body,
+      (value) => {
+        for (const secret of this.redactRequestJson(value)) found.add(secret);
+      },
+      recording,
+    );
   }
 
-  /** Applies `redact` to a JSON body; other bodies pass unchanged. */
-  private redactJsonBody(body: Body, redact: (value: unknown) => void): Body {
+  /**
+   * Applies `redact` to a JSON body; other bodies pass unchanged. A body nested too deep to walk
+   * (json-path.ts) passes unchanged too, unless `recording`: then it throws, and the exchange is
+   * not saved, since a field it holds could not be redacted.
+   */
+  private redactJsonBody(body: Body, redact: (value: unknown) => void, recording = false): Body {
     if (typeof body !== 'string' || !/^\s*[{[]/.test(body)) return body;
     let value: unknown;
     try {
-      value = JSON.parse(body);
-    } catch {
+      value = parseJsonBody(body);
+    } catch (err) {
+      if (recording && err instanceof JsonTooDeep) {
+        throw new Error(`a JSON body nests deeper than ${MAX_JSON_DEPTH} levels, so its fields cannot be checked for credentials`, { cause: err });
+      }
       return body;
     }
     const before = JSON.stringify(value);

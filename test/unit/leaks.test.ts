@@ -45,3 +45,17 @@ test('a header the built-in rules do not know, holding what looks like a credent
   assert.equal(findLeaks(new Redactor().redact(planted)).length, 1, 'the built-in rules alone do not fix it');
   assert.deepEqual(findLeaks(new Redactor({ headers: ['X-Team-Key'] }).redact(planted), ['X-Team-Key']), [], 'the flag does');
 });
+
+test('a body still in its content coding is a finding scan cannot check, fixed by recording again; a decoded or empty one is not', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const { leakLine } = await import('../../src/cli/scan.js');
+  const gzipped = new Uint8Array(gzipSync('{"echo":"Bearer sk-proj-whatever"}'));
+  for (const coding of ['gzip', 'br', 'zstd', 'gzip, gzip']) {
+    const found = findLeaks(interaction({}, { headers: { 'Content-Encoding': [coding] }, body: gzipped }));
+    assert.deepEqual(found, [{ where: 'response.body', what: 'a compressed body scan cannot check', fix: 'record this interaction again with cassette-proxy' }], coding);
+    assert.equal(leakLine('c.yaml', 3, found[0]!, []), 'c.yaml: interaction 3: response.body holds a compressed body scan cannot check; fix: record this interaction again with cassette-proxy');
+  }
+  assert.deepEqual(findLeaks(interaction({}, { headers: { 'Content-Encoding': ['gzip'] }, body: '{"ok":true}', uncompressed: true })), []);
+  assert.deepEqual(findLeaks(interaction({}, { headers: { 'Content-Encoding': ['identity'] }, body: '{"ok":true}' })), []);
+  assert.deepEqual(findLeaks(interaction({}, { headers: { 'Content-Encoding': ['gzip'] }, body: '' })), []);
+});
