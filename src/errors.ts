@@ -28,7 +28,8 @@ export type ErrorCode =
   | 'host_not_allowed'
   | 'origin_not_allowed'
   | 'mode_locked'
-  | 'internal_error';
+  | 'internal_error'
+  | 'recordings_unsaved';
 
 interface ErrorKind {
   status: number;
@@ -70,6 +71,8 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   origin_not_allowed: { status: 403, type: 'permission_error', retry: false },
   mode_locked: { status: 409, type: 'invalid_request_error', retry: false },
   internal_error: { status: 500, type: 'proxy_error', retry: false },
+  // Not an answer to a request: the library's close() rejects with it (the command exits 1).
+  recordings_unsaved: { status: 500, type: 'proxy_error', retry: false },
 };
 
 export class ProxyError extends Error {

@@ -20,10 +20,14 @@ export interface BrowserGuardOptions {
   allowedHosts: readonly string[];
 }
 
+/** A page can send any number of names; only this many verdicts are kept (then they start over). */
+const MAX_REMEMBERED_HOSTS = 256;
+
 export type HeaderLookup = (name: 'host' | 'origin' | 'sec-fetch-site') => string | string[] | undefined;
 
 export class BrowserGuard {
   private readonly allowed: ReadonlySet<string>;
+  private readonly hostVerdicts = new Map<string, boolean>();
   /** Whether Host and Origin are checked on every request (not only on admin changes). */
   readonly active: boolean;
 
@@ -37,7 +41,7 @@ export class BrowserGuard {
     if (!this.active) return undefined;
     const host = single(header('host'));
     // A request without Host (HTTP/1.0) did not come from a browser, which always sends one.
-    if (host !== undefined && !this.allows(hostnameOf(host))) {
+    if (host !== undefined && !this.allowsHost(host)) {
       return new ProxyError(
         'host_not_allowed',
         `cassette-proxy answers only requests addressed to localhost, a loopback address, or a name given with --allowed-host; this one was addressed to ${JSON.stringify(host.slice(0, 100))}. ` +
@@ -64,6 +68,17 @@ export class BrowserGuard {
       return new ProxyError('origin_not_allowed', 'cassette-proxy refuses requests made by a web page of another site (Sec-Fetch-Site: cross-site).', { param: 'origin' });
     }
     return undefined;
+  }
+
+  /** A Host header's verdict, remembered: clients use few names, and parsing one per request is waste. */
+  private allowsHost(host: string): boolean {
+    let verdict = this.hostVerdicts.get(host);
+    if (verdict === undefined) {
+      verdict = this.allows(hostnameOf(host));
+      if (this.hostVerdicts.size >= MAX_REMEMBERED_HOSTS) this.hostVerdicts.clear();
+      this.hostVerdicts.set(host, verdict);
+    }
+    return verdict;
   }
 
   private allows(hostname: string | undefined): boolean {

@@ -99,37 +99,37 @@ function authorize(req: IncomingMessage, ctx: AdminContext, { lockable = true } 
 /** A rewind's body: `{}` (every cassette) or `{"cassette": "<name>"}`; an empty body is `{}`. */
 function parseRewind(body: Buffer): string | undefined {
   if (body.length === 0) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ProxyError('invalid_request', 'the body must be JSON: {} for every cassette, or {"cassette": "name"}');
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ProxyError('invalid_request', 'the body must be a JSON object');
-  const { cassette, ...rest } = value as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new ProxyError('invalid_request', `unknown field ${unknown.join(', ')}; a rewind takes only "cassette"`, { param: unknown[0] });
+  const { cassette } = objectBody(body, ['cassette'], 'a rewind takes only "cassette"', '{} for every cassette, or {"cassette": "name"}');
   if (cassette !== undefined && typeof cassette !== 'string') throw new ProxyError('invalid_request', '"cassette" must be a string', { param: 'cassette' });
   return cassette;
 }
 
 function parseChange(body: Buffer, cassetteDir: string): ModeChange {
+  return checkChange(objectBody(body, ['mode', 'cassette'], 'only "mode" and "cassette" can change', '{"mode": "replay"} or {"mode": "record", "cassette": "name"}'), cassetteDir);
+}
+
+/** An admin request's JSON object body, with no field but `fields`; throws the ProxyError that says what is wrong. */
+function objectBody(body: Buffer, fields: readonly string[], onlyThese: string, example: string): Record<string, unknown> {
   let value: unknown;
   try {
     // Fatal: a byte that is not UTF-8 would otherwise become U+FFFD, and a cassette name another one.
     value = JSON.parse(UTF8.decode(body));
   } catch {
-    throw new ProxyError('invalid_request', 'the body must be JSON such as {"mode": "replay"} or {"mode": "record", "cassette": "name"}');
+    throw new ProxyError('invalid_request', `the body must be JSON such as ${example}`);
   }
-  return checkChange(value, cassetteDir);
+  return checkObject(value, fields, onlyThese);
+}
+
+function checkObject(value: unknown, fields: readonly string[], onlyThese: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ProxyError('invalid_request', 'the body must be a JSON object');
+  const unknown = Object.keys(value).filter((key) => !fields.includes(key));
+  if (unknown.length > 0) throw new ProxyError('invalid_request', `unknown field ${unknown.join(', ')}; ${onlyThese}`, { param: unknown[0] });
+  return value as Record<string, unknown>;
 }
 
 /** A runtime change (`{"mode"?, "cassette"?}`), checked; throws the ProxyError that says what is wrong. */
 export function checkChange(value: unknown, cassetteDir: string): ModeChange {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ProxyError('invalid_request', 'the body must be a JSON object');
-  const { mode, cassette, ...rest } = value as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new ProxyError('invalid_request', `unknown field ${unknown.join(', ')}; only "mode" and "cassette" can change`, { param: unknown[0] });
+  const { mode, cassette } = checkObject(value, ['mode', 'cassette'], 'only "mode" and "cassette" can change');
   if (mode === undefined && cassette === undefined) throw new ProxyError('invalid_request', 'give "mode", "cassette" or both');
   if (mode !== undefined && !MODES.includes(mode as Mode)) {
     throw new ProxyError('invalid_request', `"mode" must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`, { param: 'mode' });

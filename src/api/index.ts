@@ -70,7 +70,11 @@ export interface CassetteProxy extends AsyncDisposable {
   rewind(cassette?: string): Promise<string[]>;
   /** Each cassette in use with its counts, as `GET /_proxy/cassettes` answers. */
   usage(): CassetteSummary[];
-  /** Stops the proxy: lets exchanges in flight finish (up to `shutdownGrace`), then saves what is pending. */
+  /**
+   * Stops the proxy: lets exchanges in flight finish (up to `shutdownGrace`), then saves what is
+   * pending. Rejects with a `recordings_unsaved` ProxyError naming the cassettes when recorded
+   * interactions could not be saved, so a suite's teardown fails as loudly as the command's exit 1.
+   */
   close(): Promise<void>;
 }
 
@@ -78,7 +82,13 @@ export async function startProxy(options: ProxyOptions = {}): Promise<CassettePr
   const config = configFromOptions(options);
   const proxy: RunningProxy = await startServer(config, createLogger(config.logLevel), new Metrics());
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= proxy.close(config.shutdownGraceMs).then(() => undefined));
+  const close = (): Promise<void> =>
+    (closing ??= proxy.close(config.shutdownGraceMs).then((summary) => {
+      const unsaved = summary.filter((row) => row.unsaved > 0);
+      if (unsaved.length === 0) return;
+      const which = unsaved.map((row) => `${row.cassette}: ${row.unsaved} (${row.last_save_error ?? 'no error recorded'})`).join('; ');
+      throw new ProxyError('recordings_unsaved', `cassette-proxy could not save every recorded interaction: ${which}`);
+    }));
   return {
     url: proxy.url,
     mode: () => proxy.current(),

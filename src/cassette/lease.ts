@@ -21,6 +21,7 @@ import path from 'node:path';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import { displayPath } from './names.js';
+import { SingleFlight } from '../single-flight.js';
 
 export const LEASE_RENEW_MS = 1000;
 export const LEASE_EXPIRES_MS = 5000;
@@ -50,7 +51,8 @@ export type LeaseConflict = 'refused' | 'lost';
 export class Leases {
   private readonly owner = randomBytes(8).toString('hex');
   private readonly held = new Set<string>();
-  private readonly taking = new Map<string, Promise<void>>();
+  /** One take of a lease at a time per file: a claim, a renewal and a save's check may race for it. */
+  private readonly taking = new SingleFlight<string, void>();
   private readonly tombstones = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
@@ -68,13 +70,8 @@ export class Leases {
    */
   async claim(file: string): Promise<void> {
     if (this.held.has(file)) return;
-    let pending = this.taking.get(file);
-    if (!pending) {
-      pending = this.take(file).finally(() => this.taking.delete(file));
-      this.taking.set(file, pending);
-    }
     try {
-      await pending;
+      await this.taking.run(file, () => this.take(file));
     } catch (err) {
       if (err instanceof ProxyError && err.code === 'cassette_locked') {
         this.onConflict('refused');
@@ -146,7 +143,7 @@ export class Leases {
     // Removed (with its folder, say): nobody holds it, so it is taken again, exclusively as ever.
     if (!found) {
       try {
-        await this.take(file);
+        await this.taking.run(file, () => this.take(file));
         return true;
       } catch (err) {
         if (!(err instanceof ProxyError && err.code === 'cassette_locked')) throw err;

@@ -30,6 +30,8 @@ interface Entry {
 
 export class ReplayCassettes {
   private readonly entries = new Map<string, Entry>();
+  /** Cassettes let go (over MAX_CASSETTES) after some of their recordings were replayed. */
+  private readonly forgotten = new Set<string>();
   private readonly checks = new SingleFlight<string, Entry>();
 
   constructor(
@@ -47,6 +49,11 @@ export class ReplayCassettes {
     const fresh = trusted ? entry : await this.check(file);
     if (fresh.result instanceof ProxyError) throw fresh.result;
     return fresh.result;
+  }
+
+  /** Whether the replay counts of `file` cover this whole process (it was never let go after being replayed). */
+  countsComplete(file: string): boolean {
+    return !this.forgotten.has(file);
   }
 
   /** Rewinds the replay positions of `file`, or of every loaded cassette; returns the files rewound. */
@@ -85,6 +92,9 @@ export class ReplayCassettes {
     const pendingCommitted = previous?.pendingAt !== undefined && (await pendingSaveCommitted(file, previous.pendingAt));
     if (previous && previous.signature === signature && !pendingCommitted) {
       previous.checkedAt = Date.now();
+      // Checked means used: the least recently used cassette is the one let go when too many are loaded.
+      this.entries.delete(file);
+      this.entries.set(file, previous);
       return previous;
     }
     const { result, pendingAt } = await this.load(file, signature);
@@ -93,8 +103,13 @@ export class ReplayCassettes {
     if (result instanceof MatchTable && previous?.result instanceof MatchTable) result.inherit(previous.result);
     this.entries.delete(file);
     this.entries.set(file, entry);
-    // Names come from clients (x-cassette): keep the most recently loaded ones, not every name ever sent.
-    if (this.entries.size > MAX_CASSETTES) this.entries.delete(this.entries.keys().next().value!);
+    // Names come from clients (x-cassette): keep the most recently used ones, not every name ever sent.
+    if (this.entries.size > MAX_CASSETTES) {
+      const [evicted, old] = this.entries.entries().next().value!;
+      this.entries.delete(evicted);
+      // Its replay counts go with it: loaded again, it could not tell which recordings were used.
+      if (old.result instanceof MatchTable && old.result.usage().replayed > 0) this.forgotten.add(evicted);
+    }
     return entry;
   }
 

@@ -211,7 +211,9 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     const noSaves = { unsaved: 0, save_failures: 0, last_save_error: null };
     for (const { file, table } of replayCassettes.loaded()) {
       const counts = table?.usage() ?? { interactions: 0, replayed: 0, neverReplayed: 0 };
-      rows.set(file, { row: { cassette: displayPath(file), interactions_on_disk: counts.interactions, replayed: counts.replayed, never_replayed: counts.neverReplayed, recorded_since_start: 0, ...noSaves }, table });
+      // Only counts that cover the whole run may name recordings as unused: prune deletes what they name.
+      const complete = replayCassettes.countsComplete(file);
+      rows.set(file, { row: { cassette: displayPath(file), interactions_on_disk: counts.interactions, replayed: counts.replayed, never_replayed: counts.neverReplayed, recorded_since_start: 0, ...noSaves }, ...(complete && { table }) });
     }
     for (const cassette of store.all()) {
       const { onDisk, recordedSinceStart, unsaved, saveFailures, lastSaveError } = cassette.stats();

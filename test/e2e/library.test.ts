@@ -1,5 +1,7 @@
 /** The library API (`import { startProxy } from 'cassette-proxy'`): options as the flags, admin operations as methods. */
 import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import OpenAI from 'openai';
@@ -68,4 +70,20 @@ test('a replay proxy whose default cassette does not exist says nothing of it at
   assert.doesNotMatch(logged, /default\.yaml/);
   const { cassettes } = (await (await fetch(`${proxy.url}/_proxy/cassettes`)).json()) as { cassettes: { cassette: string }[] };
   assert.deepEqual(cassettes.map((c) => c.cassette.endsWith('other.yaml')), [true]);
+});
+
+test('close() rejects, naming the cassette, when recorded interactions could not be saved', async (t) => {
+  const upstream = await FakeUpstream.start();
+  t.after(() => upstream.close());
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const proxy = await startProxy({ upstream: upstream.url, port: 0, cassetteDir: temp.dir, cassette: 'suite/a', logLevel: 'silent' });
+  const client = new OpenAI({ apiKey: 'test-key-1234', baseURL: `${proxy.url}/v1`, maxRetries: 0 });
+  await client.embeddings.create({ model: 'text-embedding-3-small', input: 'saved' });
+  await eventually(() => assert.equal(proxy.usage()[0]?.recorded_since_start, 1));
+  // The folder vanishes and a file takes its place: no save can succeed, even as root.
+  await rm(path.join(temp.dir, 'suite'), { recursive: true });
+  await writeFile(path.join(temp.dir, 'suite'), 'not a folder');
+  await client.embeddings.create({ model: 'text-embedding-3-small', input: 'lost' });
+  await assert.rejects(proxy.close(), (e: unknown) => e instanceof ProxyError && e.code === 'recordings_unsaved' && /suite\/a\.yaml: 1 /.test(e.message));
 });
