@@ -15,11 +15,11 @@
  * its owner or by that one process, so a lease just taken cannot vanish under its new owner.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, readlink, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, readlink, realpath, stat, unlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ProxyError, describeCause } from '../errors.js';
-import type { Logger } from '../log.js';
+import { silentLogger, type Logger } from '../log.js';
 import { displayPath } from './names.js';
 import { SingleFlight } from '../single-flight.js';
 
@@ -47,6 +47,23 @@ interface Found {
 }
 
 export type LeaseConflict = 'refused' | 'lost';
+
+/**
+ * Runs `work` holding the lease of cassette `file`, as a recording proxy holds it: a tool that
+ * rewrites a cassette (prune, merge, redact) must never race a proxy appending to it, whose saves
+ * the rename would drop. Throws `cassette_locked` when a live proxy holds it.
+ */
+export async function withLease<T>(file: string, work: () => Promise<T>): Promise<T> {
+  // Keyed as proxies key it: by the real path (the file itself may not exist yet).
+  const real = await realpath(file).catch(async () => path.join(await realpath(path.dirname(file)).catch(() => path.resolve(path.dirname(file))), path.basename(file)));
+  const leases = new Leases(silentLogger());
+  await leases.claim(real);
+  try {
+    return await work();
+  } finally {
+    await leases.releaseAll();
+  }
+}
 
 export class Leases {
   private readonly owner = randomBytes(8).toString('hex');

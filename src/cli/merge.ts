@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { serializeInteraction } from '../cassette/codec.js';
 import { displayPath } from '../cassette/names.js';
+import { withLease } from '../cassette/lease.js';
 import { loadCassette, writeCassette, type SourcedInteraction } from '../cassette/rewrite.js';
 import { cassetteFiles, problemWith } from './cassette-files.js';
 import { toolCommand } from './command.js';
@@ -28,37 +29,45 @@ export async function runMerge(argv: string[], out: NodeJS.WritableStream = proc
     err.write(`cassette-proxy merge: ${displayPath(target)} exists and is not one of the inputs; name it as an input to merge into it, or give --force to replace it\n`);
     return 1;
   }
-  const kept: SourcedInteraction[] = [];
-  const seen = new Set<string>();
-  let duplicates = 0;
-  for (const file of inputs) {
-    const shown = displayPath(file);
-    let loaded;
-    try {
-      loaded = await loadCassette(file, shown);
-    } catch (error) {
-      err.write(`cassette-proxy merge: ${problemWith(shown, error)}; nothing written\n`);
-      return 1;
-    }
-    if (path.resolve(file) === target && loaded.pendingAt !== undefined) {
-      err.write(`cassette-proxy merge: ${shown}: a save is under way (is a proxy recording into it?); nothing written\n`);
-      return 1;
-    }
-    for (const item of loaded.interactions) {
-      const key = createHash('sha256').update(serializeInteraction({ ...item.interaction, id: 0 })).digest('base64');
-      if (seen.has(key)) duplicates++;
-      else {
-        seen.add(key);
-        kept.push(item);
-      }
-    }
-  }
   try {
-    await writeCassette(target, kept);
+    // Held from the first read to the rename: a proxy recording into <out> meanwhile would lose its saves.
+    return await withLease(target, async () => {
+      const kept: SourcedInteraction[] = [];
+      const seen = new Set<string>();
+      let duplicates = 0;
+      for (const file of inputs) {
+        const shown = displayPath(file);
+        let loaded;
+        try {
+          loaded = await loadCassette(file, shown);
+        } catch (error) {
+          err.write(`cassette-proxy merge: ${problemWith(shown, error)}; nothing written\n`);
+          return 1;
+        }
+        if (path.resolve(file) === target && loaded.pendingAt !== undefined) {
+          err.write(`cassette-proxy merge: ${shown}: a save is under way (is a proxy recording into it?); nothing written\n`);
+          return 1;
+        }
+        for (const item of loaded.interactions) {
+          const key = createHash('sha256').update(serializeInteraction({ ...item.interaction, id: 0 })).digest('base64');
+          if (seen.has(key)) duplicates++;
+          else {
+            seen.add(key);
+            kept.push(item);
+          }
+        }
+      }
+      try {
+        await writeCassette(target, kept);
+      } catch (error) {
+        err.write(`cassette-proxy merge: ${problemWith(displayPath(target), error)}\n`);
+        return 1;
+      }
+      out.write(`${displayPath(target)}: ${kept.length} interaction(s) from ${inputs.length} cassette(s); ${duplicates} exact duplicate(s) dropped\n`);
+      return 0;
+    });
   } catch (error) {
-    err.write(`cassette-proxy merge: ${problemWith(displayPath(target), error)}\n`);
+    err.write(`cassette-proxy merge: ${problemWith(displayPath(target), error)}; nothing written\n`);
     return 1;
   }
-  out.write(`${displayPath(target)}: ${kept.length} interaction(s) from ${inputs.length} cassette(s); ${duplicates} exact duplicate(s) dropped\n`);
-  return 0;
 }

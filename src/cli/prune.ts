@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requestPath } from '../cassette/describe.js';
 import { displayPath } from '../cassette/names.js';
+import { withLease } from '../cassette/lease.js';
 import { loadCassette, writeCassette } from '../cassette/rewrite.js';
 import { describeCause } from '../errors.js';
 import { problemWith } from './cassette-files.js';
@@ -102,6 +103,13 @@ async function prune(file: string, usage: Usage, dryRun: boolean): Promise<strin
   if (removed.length === 0) return `${shown}: every interaction was replayed; unchanged`;
   const listed = removed.map(({ interaction: i }) => `  - id ${i.id} ${i.request.method} ${requestPath(i.request.url)}\n`).join('');
   if (dryRun) return `${shown}: would remove ${removed.length} of ${interactions.length} interaction(s):\n${listed.trimEnd()}`;
-  await writeCassette(file, interactions.filter(({ interaction }) => !unused.has(interaction.id)), loaded.header);
+  // Read again under the lease: what a proxy appended since the first read must not be dropped.
+  const current = await withLease(file, async () => {
+    const now = await loadCassette(file, shown);
+    if (now.pendingAt !== undefined || now.interactions.length !== interactions.length) return false;
+    await writeCassette(file, now.interactions.filter(({ interaction }) => !unused.has(interaction.id)), now.header);
+    return true;
+  });
+  if (!current) throw new Error(`${shown} changed while it was being pruned (is a proxy recording into it?); left unchanged`);
   return `${shown}: removed ${removed.length} of ${interactions.length} interaction(s), ${interactions.length - removed.length} left (ids renumbered from 0):\n${listed.trimEnd()}`;
 }

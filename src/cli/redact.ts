@@ -6,6 +6,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { cassetteText, serializeInteraction } from '../cassette/codec.js';
 import { displayPath } from '../cassette/names.js';
+import { withLease } from '../cassette/lease.js';
 import { readCassette, writeAtomically } from '../cassette/store.js';
 import { findLeaks } from '../redact/leaks.js';
 import { Redactor } from '../redact/redactor.js';
@@ -30,21 +31,24 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
   for (const file of await cassetteFiles(args.paths as string[])) {
     const shown = displayPath(file);
     try {
-      const cassette = await readCassette(file, shown);
-      const before = cassette.interactions.reduce((n, i) => n + findLeaks(i, headers).length, 0);
-      const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(interaction), id: interaction.id }));
-      // A file with nothing to redact is left byte for byte as it was (no reformatting diff in a commit).
-      const changed = !isDeepStrictEqual(redacted, cassette.interactions);
-      if (changed) await writeAtomically(path.resolve(file), [Buffer.from(cassetteText(redacted.map(serializeInteraction)))]);
-      let after = 0;
-      for (const interaction of redacted) {
-        for (const leak of findLeaks(interaction, headers)) {
-          after++;
-          out.write(`${leakLine(shown, interaction.id, leak, headers)}\n`);
+      // Under the cassette's lease: a proxy recording into it would lose the saves the rename drops.
+      await withLease(file, async () => {
+        const cassette = await readCassette(file, shown);
+        const before = cassette.interactions.reduce((n, i) => n + findLeaks(i, headers).length, 0);
+        const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(interaction), id: interaction.id }));
+        // A file with nothing to redact is left byte for byte as it was (no reformatting diff in a commit).
+        const changed = !isDeepStrictEqual(redacted, cassette.interactions);
+        if (changed) await writeAtomically(path.resolve(file), [Buffer.from(cassetteText(redacted.map(serializeInteraction)))]);
+        let after = 0;
+        for (const interaction of redacted) {
+          for (const leak of findLeaks(interaction, headers)) {
+            after++;
+            out.write(`${leakLine(shown, interaction.id, leak, headers)}\n`);
+          }
         }
-      }
-      out.write(changed ? `${shown}: ${cassette.interactions.length} interaction(s) rewritten; findings before: ${before}, after: ${after}\n` : `${shown}: nothing to redact; left as it was\n`);
-      if (after > 0) status = 1;
+        out.write(changed ? `${shown}: ${cassette.interactions.length} interaction(s) rewritten; findings before: ${before}, after: ${after}\n` : `${shown}: nothing to redact; left as it was\n`);
+        if (after > 0) status = 1;
+      });
     } catch (error) {
       err.write(`cassette-proxy redact: ${problemWith(shown, error)}\n`);
       status = 1;

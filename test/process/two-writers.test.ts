@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { tempDir } from '../support/paths.js';
 import { readCassetteYaml } from '../support/proxy.js';
-import { spawnProxy, type ProxyProcess } from '../support/spawn.js';
+import { runBin, spawnProxy, type ProxyProcess } from '../support/spawn.js';
 import { eventually } from '../support/wait.js';
 
 async function chat(proxy: ProxyProcess, n: number): Promise<{ status: number; code?: string; message?: string }> {
@@ -85,4 +85,28 @@ test('a replay-only proxy takes no lease: it replays a cassette another proxy is
   assert.equal((await chat(recorder, 2)).status, 200);
   assert.equal(await recorder.stop(), 0);
   assert.equal((await readCassetteYaml(path.join(temp.dir, 'shared.yaml'))).interactions.length, 2);
+});
+
+test('redact, merge and prune refuse a cassette a proxy is recording into (its saves would be lost), and leave it as it was', { timeout: 60_000 }, async (t) => {
+  const upstream = await FakeUpstream.start({ eventSpacingMs: 1 });
+  t.after(() => upstream.close());
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const recorder = await spawnProxy(t, ['--port', '0', '--upstream', upstream.url, '--cassette-dir', temp.dir, '--cassette', 'live', '--log-level', 'warn']);
+  assert.equal((await chat(recorder, 0)).status, 200);
+  const file = path.join(temp.dir, 'live.yaml');
+  await eventually(async () => assert.equal((await readCassetteYaml(file)).interactions.length, 1));
+  const before = await readFile(file, 'utf8');
+  const report = path.join(temp.dir, 'usage.json');
+  await writeFile(report, JSON.stringify({ cassettes: [{ cassette: 'live.yaml', interactions_on_disk: 1, never_replayed_ids: [0] }] }));
+  for (const args of [['redact', file], ['merge', file, file], ['prune', '--usage', report, '--base', temp.dir]]) {
+    const run = await runBin(args);
+    assert.equal(run.code, 1, `${args[0]}: ${run.stdout}${run.stderr}`);
+    assert.match(run.stdout + run.stderr, /is being recorded by another process/, args[0]);
+  }
+  assert.equal(await readFile(file, 'utf8'), before, 'the cassette is untouched');
+  assert.equal((await chat(recorder, 1)).status, 200, 'the proxy still records');
+  assert.equal(await recorder.stop(), 0);
+  // Once the proxy gave its lease up, the tools work.
+  assert.equal((await runBin(['merge', file, file])).code, 0);
 });
