@@ -120,6 +120,24 @@ test('recordings that differ from a miss in as many fields: the earliest is the 
   assert.deepEqual([near.interaction.id, near.fields], [0, 1]);
 });
 
+test('recordings that differ in as many fields: the one at the request\'s own position (how many requests the cassette was asked before) wins', () => {
+  const single = (i: number, question: string) => recording(i, { model: 'gpt-4o-mini', messages: [SYSTEM, { role: 'user', content: question }] });
+  const viewer = new RequestViewer({ ignore: [], headers: [] });
+  const table = new MatchTable(Array.from({ length: 500 }, (_, i) => single(i, `Question ${i}`)), viewer, 'repeat');
+  const ask = (question: string, model = 'gpt-4o-mini'): Lookup => {
+    const view = viewer.view('POST', 'https://api.openai.com/v1/chat/completions', {}, Buffer.from(JSON.stringify({ model, messages: [SYSTEM, { role: 'user', content: question }] })));
+    return table.take(viewer.key(view), () => view);
+  };
+  for (let i = 0; i < 300; i++) assert.equal(ask(`Question ${i}`).kind, 'hit');
+  const near = (lookup: Lookup) => [nearestOf(lookup)!.interaction.id, nearestOf(lookup)!.fields];
+  assert.deepEqual(near(ask('A new question')), [300, 1]);
+  assert.deepEqual(near(ask('A new question')), [301, 1], 'a miss is asked too: the next request\'s own position is one further');
+  // A recording that differs in fewer fields wins over the own position (302, two fields: model and question).
+  assert.deepEqual(near(ask('Question 5', 'gpt-4o')), [5, 1]);
+  table.rewind();
+  assert.deepEqual(near(ask('A new question')), [0, 1], 'rewound: the first request again');
+});
+
 test('recordings of the same method and path come first; another endpoint only when the cassette has none of its own', () => {
   const question = { model: 'gpt-4o-mini', input: 'Say hello' };
   const interactions = [recording(0, question, '/v1/chat/completions'), recording(1, { model: 'gpt-4o', input: 'Say goodbye' }, '/v1/responses')];
