@@ -51,3 +51,18 @@ test('the index finds the nearest recording a scan of all would find', () => {
     { numRuns: 500 },
   );
 });
+
+test('ties, made common by drawing recordings from a few requests: the own position, then the earliest, as a scan finds', () => {
+  const suite = fc
+    .array(request, { minLength: 1, maxLength: 4 })
+    .chain((pool) => fc.tuple(fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 40 }), fc.oneof(request, fc.constantFrom(...pool))));
+  fc.assert(
+    fc.property(suite, fc.integer({ min: -1, max: 45 }), ([recordings, incoming], own) => {
+      const builder = new NearestIndexBuilder();
+      const prints = recordings.map(printOf);
+      prints.forEach((p) => builder.add(p));
+      assert.deepEqual(builder.build().nearest(printOf(incoming), own), scan(prints, printOf(incoming), own));
+    }),
+    { numRuns: 500 },
+  );
+});
