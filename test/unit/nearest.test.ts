@@ -10,6 +10,7 @@ import { cassetteText, serializeInteraction } from '../../src/cassette/codec.js'
 import type { Body, HeaderMap, Interaction } from '../../src/cassette/types.js';
 import { silentLogger } from '../../src/log.js';
 import { RequestViewer } from '../../src/match/request-view.js';
+import { fingerprint } from '../../src/match/fingerprint.js';
 import { MatchTable, type Lookup } from '../../src/match/table.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
 import { Replayer } from '../../src/replay/replayer.js';
@@ -150,4 +151,16 @@ test('recordings of the same method and path come first; another endpoint only w
 
 test('an empty cassette has no nearest recording', () => {
   assert.equal(nearestOf(miss([], { model: 'gpt-4o-mini' }).lookup), undefined);
+});
+
+test('a body nested 500,000 deep gets a fingerprint (no stack overflow when its cassette loads), told apart from another', () => {
+  const viewer = new RequestViewer({ ignore: [], headers: [] });
+  const deep = (inner: string) => fingerprint(viewer.view('POST', 'https://api.openai.com/v1/chat/completions', {}, Buffer.from(`${'['.repeat(500_000)}${inner}${']'.repeat(500_000)}`)));
+  const [a, b] = [deep('1'), deep('2')];
+  assert.deepEqual(a.paths, b.paths);
+  assert.notDeepEqual(a.keys, b.keys);
+  // Below the fingerprint's three levels too, key order aside, equal values hash alike.
+  const keys = (body: string) => fingerprint(viewer.view('POST', '/v1/x', {}, Buffer.from(body))).keys.sort();
+  assert.deepEqual(keys('{"b":{"c":{"d":[1,{"e":"f","g":null}]}},"a":null}'), keys('{"a":null,"b":{"c":{"d":[1,{"g":null,"e":"f"}]}}}'));
+  assert.notDeepEqual(keys('{"b":{"c":{"d":[1,{"e":"f"}]}}}'), keys('{"b":{"c":{"d":[{"e":"f"},1]}}}'));
 });
