@@ -1,7 +1,7 @@
 /** The proxy's settings after validation: one shape shared by the CLI and the server. */
 import type { JsonPath } from './json-path.js';
 import type { LogLevel } from './log.js';
-import type { Mode, ReplayLatency, ReplayPolicy } from './mode.js';
+import type { Mode, OnMiss, ReplayLatency, ReplayPolicy } from './mode.js';
 
 export interface Config {
   mode: Mode;
@@ -23,6 +23,9 @@ export interface Config {
   replayPolicy: ReplayPolicy;
   replayLatency: ReplayLatency;
   replaySpeed: number;
+  /** Replay mode: a miss gets an error, or its nearest recording when that differs in at most `nearestMaxDiffs` fields. */
+  onMiss: OnMiss;
+  nearestMaxDiffs: number;
   /** Body fields left out of matching. */
   matchIgnore: JsonPath[];
   /** Headers that must match too. */

@@ -40,6 +40,11 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly nearestAnswers = new Counter({
+    name: 'cassette_proxy_nearest_answers_total',
+    help: 'Replay misses answered with their nearest recording (--on-miss nearest)',
+    registers: [this.registry],
+  });
   readonly saves = new Counter({
     name: 'cassette_proxy_cassette_saves_total',
     help: 'Cassette files written',

@@ -23,6 +23,10 @@ export const MODE_POLICY: Record<Mode, ModePolicy> = {
 export const REPLAY_POLICIES = ['repeat', 'strict'] as const;
 export type ReplayPolicy = (typeof REPLAY_POLICIES)[number];
 
+/** Replay, a request that matches no recording: `error` (a 404 cassette_miss), or `nearest` (its nearest recording, within --nearest-max-diffs). */
+export const ON_MISS = ['error', 'nearest'] as const;
+export type OnMiss = (typeof ON_MISS)[number];
+
 /** Replay pacing: `none` answers at once, `recorded` keeps the recorded time to headers and event gaps. */
 export const REPLAY_LATENCIES = ['none', 'recorded'] as const;
 export type ReplayLatency = (typeof REPLAY_LATENCIES)[number];

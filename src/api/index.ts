@@ -9,7 +9,7 @@ import { UsageError, FLAGS, camelCase, configFrom, nearest, type FlagValues } fr
 import { ProxyError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { Metrics } from '../metrics.js';
-import type { Mode, ReplayLatency, ReplayPolicy } from '../mode.js';
+import type { Mode, OnMiss, ReplayLatency, ReplayPolicy } from '../mode.js';
 import { startProxy as startServer, type RunningProxy } from '../server/server.js';
 
 export { ProxyError } from '../errors.js';
@@ -17,7 +17,7 @@ export { UsageError } from '../cli/usage-error.js';
 export type { CassetteSummary, ModeChange } from '../admin/routes.js';
 export type { ErrorCode } from '../errors.js';
 export type { LogLevel } from '../log.js';
-export type { Mode, ReplayLatency, ReplayPolicy } from '../mode.js';
+export type { Mode, OnMiss, ReplayLatency, ReplayPolicy } from '../mode.js';
 
 /** The command's flags in camelCase (see `cassette-proxy --help`); each defaults as the flag does. */
 export interface ProxyOptions {
@@ -34,6 +34,9 @@ export interface ProxyOptions {
   replayPolicy?: ReplayPolicy;
   replayLatency?: ReplayLatency;
   replaySpeed?: number;
+  /** Replay mode: `'nearest'` answers a miss with its nearest recording (within `nearestMaxDiffs`). */
+  onMiss?: OnMiss;
+  nearestMaxDiffs?: number;
   matchIgnore?: string[];
   matchHeader?: string[];
   maxBody?: number;

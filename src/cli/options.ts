@@ -16,7 +16,7 @@ import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../cassette/names.js';
 import { parseUpstream, type Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
-import { MODES, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
+import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { UsageError } from './usage-error.js';
@@ -68,6 +68,12 @@ export const FLAGS = {
   'replay-policy': { type: 'string', default: 'repeat', describe: 'Replay: strict = each recording once (go-vcr); repeat = in order, then the last one again' },
   'replay-latency': { type: 'string', default: 'none', describe: 'Replay: none = as fast as possible; recorded = recorded time to headers and gaps between SSE events' },
   'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays, a number above 0 (2 = twice as fast)' },
+  'on-miss': {
+    type: 'string',
+    default: 'error',
+    describe: 'Replay mode, a request no recording matches: error = 404 cassette_miss; nearest = the nearest recording when it differs in at most --nearest-max-diffs fields (header x-cassette-match), else the 404',
+  },
+  'nearest-max-diffs': { type: 'string', default: '3', describe: 'With --on-miss nearest: most differing fields a nearest answer may have, a whole number of 1 or more' },
   'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field left out of matching, e.g. user, metadata.session or messages[*].name (repeatable)' },
   'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header name that must match too (repeatable)' },
   'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes (a whole number above 0; larger bodies get 413)' },
@@ -277,6 +283,11 @@ export function configFrom(args: FlagValues): Config {
   const replayLatency = oneOf('replay-latency', args['replay-latency'], REPLAY_LATENCIES);
   const replaySpeed = Number(args['replay-speed']);
   if (!(replaySpeed > 0) || !Number.isFinite(replaySpeed)) bad('replay-speed', `must be a number above 0, got "${args['replay-speed']}"`);
+  const onMiss = oneOf('on-miss', args['on-miss'], ON_MISS);
+  const nearestMaxDiffs = Number(args['nearest-max-diffs']);
+  if (!/^\d+$/.test(args['nearest-max-diffs']) || nearestMaxDiffs < 1 || !Number.isSafeInteger(nearestMaxDiffs)) {
+    bad('nearest-max-diffs', `must be a whole number of 1 or more, got "${args['nearest-max-diffs']}"`);
+  }
   const maxBody = Number(args['max-body']);
   if (!/^\d+$/.test(args['max-body']) || maxBody < 1) bad('max-body', `must be a whole number of bytes above 0, got "${args['max-body']}"`);
   const grace = seconds('shutdown-grace', args['shutdown-grace'], 0);
@@ -301,6 +312,8 @@ export function configFrom(args: FlagValues): Config {
     replayPolicy,
     replayLatency,
     replaySpeed,
+    onMiss,
+    nearestMaxDiffs,
     matchIgnore,
     matchHeaders,
     maxBody,

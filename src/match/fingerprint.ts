@@ -53,6 +53,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** An object's key, on Hash.value's stack before its value (a JSON value is never one). */
+class Key {
+  constructor(readonly name: string) {}
+}
+
 /**
  * A 53-bit hash (cyrb53's mixing, public domain, bryc), fed with JSON as canonicalJson would print
  * it but without printing it: equal values (key order aside) hash alike, different ones about once
@@ -80,22 +85,30 @@ class Hash {
     return this;
   }
 
-  /** A JSON value; the tags (above any UTF-16 code unit) keep its kinds apart. */
-  value(value: unknown): this {
-    if (typeof value === 'string') return this.tag(1).text(value);
-    if (Array.isArray(value)) {
-      this.tag(2).feed(value.length);
-      for (const item of value) this.value(item);
-      return this;
+  /**
+   * A JSON value; the tags (above any UTF-16 code unit) keep its kinds apart. With a stack of its
+   * own, not recursion: a body nested hundreds of thousands deep must not overflow the call stack
+   * when its cassette loads.
+   */
+  value(root: unknown): this {
+    const pending: unknown[] = [root];
+    while (pending.length > 0) {
+      const value = pending.pop();
+      if (value instanceof Key) this.text(value.name);
+      else if (typeof value === 'string') this.tag(1).text(value);
+      else if (Array.isArray(value)) {
+        this.tag(2).feed(value.length);
+        for (let i = value.length - 1; i >= 0; i--) pending.push(value[i]);
+      } else if (isObject(value)) {
+        const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
+        this.tag(3).feed(keys.length);
+        for (let i = keys.length - 1; i >= 0; i--) pending.push(value[keys[i]!], new Key(keys[i]!));
+      } else {
+        // Numbers, booleans and null, as JSON prints them.
+        this.tag(4).text(JSON.stringify(value) ?? 'null');
+      }
     }
-    if (isObject(value)) {
-      const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
-      this.tag(3).feed(keys.length);
-      for (const key of keys) this.text(key).value(value[key]);
-      return this;
-    }
-    // Numbers, booleans and null, as JSON prints them.
-    return this.tag(4).text(JSON.stringify(value) ?? 'null');
+    return this;
   }
 
   done(): number {

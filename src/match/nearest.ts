@@ -4,8 +4,11 @@
  * the cassette loads (field → the recordings that have it, by position), and a miss looks up the
  * request's own fields there.
  *
- * Nearest means the fewest differing fields, then the earliest recording; recordings of the
- * request's method and path come first, any others only when the cassette has none. The search
+ * Nearest means the fewest differing fields; among recordings that differ in as many, the one at
+ * the request's own position (MatchTable counts it: how many requests the cassette was asked
+ * before this one, the position the next hit would take if the suite ran as recorded), then the
+ * earliest. Recordings of the request's method and path come first, any others only when the
+ * cassette has none: the same endpoint is a filter, stronger than any tie-break. The search
  * takes the request's fields rarest first: a recording that has none of the t rarest differs in
  * at least t fields, so once the best found differs in fewer, no recording left can be nearer.
  * A miss that differs from its nearest recording in a few fields looks at a few short lists,
@@ -128,12 +131,17 @@ export class NearestIndex {
     endpointOf.forEach((endpoint, position) => (this.firsts[endpoint] ??= position));
   }
 
-  /** The nearest recording to a request that matched none; undefined when there are no recordings. */
-  nearest(request: Fingerprint): Near | undefined {
+  /**
+   * The nearest recording to a request that matched none; undefined when there are no recordings.
+   * `own`: the request's own position in the cassette (see above), if it has one.
+   */
+  nearest(request: Fingerprint, own = -1): Near | undefined {
     if (this.fieldCounts.length === 0) return undefined;
     const endpoint = this.endpoints.get(request.endpoint);
     const fields: Field[] = request.keys.map((key, i) => ({ values: this.values.list(key), paths: this.paths.list(request.paths[i]!) }));
     fields.sort((a, b) => a.values.length - b.values.length);
+    const nearer = (fields: number, position: number, best: Near | undefined): boolean =>
+      !best || fields < best.fields || (fields === best.fields && rank(position, own) < rank(best.position, own));
     // Stage t reads the recordings that have the t-th rarest field; a recording first seen there
     // lacks the t rarer ones, so differs in at least t. The last stage reads every recording:
     // those that share no field at all differ in at least as many fields as the request has.
@@ -141,6 +149,13 @@ export class NearestIndex {
     const seen = new Set<number>();
     let best: Near | undefined;
     let work = WORK;
+    // The own position is measured first: every other recording then ranks below any it ties
+    // with, so each stage may still stop at the first position that cannot beat the best.
+    if (own >= 0 && own < this.fieldCounts.length && (endpoint === undefined || this.endpointOf[own] === endpoint)) {
+      seen.add(own);
+      work -= CHECK * fields.length;
+      best = { position: own, fields: this.distance(own, fields) };
+    }
     search: for (let floor = 0; floor < stages.length; floor++) {
       const stage = stages[floor]!;
       for (let i = 0; i < stage.length; i++) {
@@ -176,7 +191,7 @@ export class NearestIndex {
   }
 }
 
-/** Whether a recording differing in `fields` at `position` is nearer than `best`: fewer fields, then the earlier recording. */
-function nearer(fields: number, position: number, best: Near | undefined): boolean {
-  return !best || fields < best.fields || (fields === best.fields && position < best.position);
+/** Order among recordings that differ in as many fields: the own position first, then file order. */
+function rank(position: number, own: number): number {
+  return position === own ? -1 : position;
 }

@@ -25,6 +25,11 @@ export interface Nearest {
   fields: number;
   /** What differs, field by field: parses this one recording, so only for a miss that is answered as one. */
   differences: () => string[];
+  /**
+   * Counts this recording as replayed (the usage report) when it answers the miss
+   * (`--on-miss nearest`). It is not used up: under `strict` its own request still gets it.
+   */
+  answered: () => void;
 }
 
 interface Slot {
@@ -39,6 +44,12 @@ export class MatchTable {
   /** The key of each interaction, by position. */
   private readonly keys: string[] = [];
   private readonly nearestIndex: NearestIndex;
+  /**
+   * Requests asked of this cassette since it loaded or was rewound, hits and misses alike: the
+   * position in file order where the next request's own recording is when a suite runs as it was
+   * recorded. A miss's nearest candidates that tie prefer the recording there.
+   */
+  private asked = 0;
 
   constructor(
     readonly interactions: readonly Interaction[],
@@ -61,10 +72,11 @@ export class MatchTable {
 
   /** The next recording for a request whose match key (`viewer.key` of its view) is `key`; the view is asked for only on a miss. */
   take(key: string, view: () => RequestView): Lookup {
+    const own = this.asked++;
     const slot = this.slots.get(key);
     if (!slot) {
       let found: { nearest?: Nearest } | undefined;
-      return { kind: 'miss', nearest: () => (found ??= { nearest: this.nearest(view()) }).nearest };
+      return { kind: 'miss', nearest: () => (found ??= { nearest: this.nearest(view(), own) }).nearest };
     }
     let index = slot.next;
     if (index >= slot.positions.length) {
@@ -86,6 +98,7 @@ export class MatchTable {
   inherit(previous: MatchTable): void {
     if (previous.keys.length > this.keys.length || previous.keys.some((key, i) => key !== this.keys[i])) return;
     previous.timesReplayed.forEach((n, i) => (this.timesReplayed[i] = n));
+    this.asked = previous.asked;
     for (const [key, slot] of previous.slots) {
       const now = this.slots.get(key);
       if (now) now.next = slot.next;
@@ -97,6 +110,7 @@ export class MatchTable {
    * last one got, in the same order. What has been replayed stays counted (the usage report).
    */
   rewind(): void {
+    this.asked = 0;
     for (const slot of this.slots.values()) slot.next = 0;
   }
 
@@ -114,12 +128,17 @@ export class MatchTable {
     return this.interactions.slice(0, end).filter((_, position) => this.timesReplayed[position] === 0);
   }
 
-  private nearest(request: RequestView): Nearest | undefined {
-    const near = this.nearestIndex.nearest(fingerprint(request));
+  private nearest(request: RequestView, own: number): Nearest | undefined {
+    const near = this.nearestIndex.nearest(fingerprint(request), own);
     if (!near) return undefined;
     const interaction = this.interactions[near.position]!;
     let lines: string[] | undefined;
-    return { interaction, fields: near.fields, differences: () => (lines ??= differences(this.viewOf(interaction), request)) };
+    return {
+      interaction,
+      fields: near.fields,
+      differences: () => (lines ??= differences(this.viewOf(interaction), request)),
+      answered: () => void (this.timesReplayed[near.position]! += 1),
+    };
   }
 
   private viewOf(interaction: Interaction): RequestView {

@@ -21,8 +21,19 @@ export interface IncomingRequest {
   body: Buffer;
 }
 
-/** A miss's error is worded when asked: a miss that is forwarded (replay-or-record) never pays for the search and the diff. */
-export type Found = { kind: 'hit'; interaction: Interaction } | { kind: 'miss'; error: () => ProxyError };
+/** A recording that answers a miss in its stead (`--on-miss nearest`), and what differs, as the miss's error would list it. */
+export interface NearAnswer {
+  interaction: Interaction;
+  differences: string[];
+}
+
+/**
+ * A miss's error is worded when asked: a miss that is forwarded (replay-or-record) never pays for
+ * the search and the diff. `nearest(maxDiffs)` is the nearest recording when it differs in at most
+ * `maxDiffs` of the lines its error would list (none for a cassette whose recordings of this request
+ * were all used under strict: those match, so no other answers instead).
+ */
+export type Found = { kind: 'hit'; interaction: Interaction } | { kind: 'miss'; error: () => ProxyError; nearest: (maxDiffs: number) => NearAnswer | undefined };
 
 export class Replayer {
   constructor(
@@ -56,7 +67,20 @@ export class Replayer {
       return found;
     }
     let error: ProxyError | undefined;
-    return { kind: 'miss', error: () => (error ??= new ProxyError('cassette_miss', missMessage(found, viewOf(), displayPath(file)))) };
+    return {
+      kind: 'miss',
+      error: () => (error ??= new ProxyError('cassette_miss', missMessage(found, viewOf(), displayPath(file)))),
+      nearest: (maxDiffs) => {
+        const near = found.kind === 'miss' ? found.nearest() : undefined;
+        if (!near) return undefined;
+        // The lines a person reads (the error's and the warning's), not the fingerprint's fields:
+        // only this one recording is parsed for them.
+        const differences = near.differences();
+        if (differences.length > maxDiffs) return undefined;
+        near.answered();
+        return { interaction: near.interaction, differences };
+      },
+    };
   }
 
   private remember(digest: string, key: string): void {

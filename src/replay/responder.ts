@@ -21,8 +21,17 @@ export interface Pacing {
 // eslint-disable-next-line no-control-regex
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
-/** Framing and connection headers: the proxy's own connection to the client decides these. */
-const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade']);
+/**
+ * Says how a replayed answer was found: `exact`, or `nearest; interaction=<id>; diffs=<n>` for a
+ * miss answered by its nearest recording (`--on-miss nearest`). Set on replay only, never recorded.
+ */
+export const MATCH_HEADER = 'x-cassette-match';
+
+/**
+ * Framing and connection headers: the proxy's own connection to the client decides these. And
+ * MATCH_HEADER, which this proxy sets: one recorded through another cassette-proxy is not replayed.
+ */
+const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade', MATCH_HEADER]);
 
 /** `onStream` is told when an event stream starts, and calls back what it returns when it ends. */
 interface Prepared {
@@ -56,15 +65,17 @@ function prepare(interaction: Interaction): Prepared {
   return ready;
 }
 
-export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing, onStream?: () => () => void): Promise<void> {
+/** `match`: the MATCH_HEADER value. */
+export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing, match: string, onStream?: () => () => void): Promise<void> {
   const { response } = interaction;
   const paced = pacing.latency === 'recorded';
   // Absolute deadlines, so that timer lateness does not add up over a long stream.
   if (paced) await waitUntil(performance.now() + (parseDuration(response.duration) ?? 0) / 1e6 / pacing.speed);
   const headersAt = performance.now();
 
-  const { headers, body, statusMessage, stream } = prepare(interaction);
+  const { headers: recorded, body, statusMessage, stream } = prepare(interaction);
   if (res.destroyed) return;
+  const headers = [...recorded, MATCH_HEADER, match];
 
   if (!stream) {
     res.writeHead(response.code, statusMessage, headers);

@@ -27,7 +27,7 @@ import { toInteraction, type CapturedExchange } from '../record/capture.js';
 import { Redactor } from '../redact/redactor.js';
 import { credentialInName, pathForLog } from '../redact/secrets.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
-import { Replayer } from '../replay/replayer.js';
+import { Replayer, type NearAnswer } from '../replay/replayer.js';
 import { sendRecorded } from '../replay/responder.js';
 
 export const CASSETTE_HEADER = 'x-cassette';
@@ -61,6 +61,8 @@ interface ExchangeLog {
   cassette: string;
   started: number;
   outcome?: Outcome;
+  /** A miss answered by its nearest recording (--on-miss nearest): logged at warn with what differs. */
+  nearest?: NearAnswer;
 }
 
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics()): Promise<RunningProxy> {
@@ -126,11 +128,19 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     }
     if (found?.kind === 'hit') {
       entry.outcome = 'replayed';
-      return sendRecorded(res, found.interaction, pacing, () => metrics.streamOpened());
+      return sendRecorded(res, found.interaction, pacing, 'exact', () => metrics.streamOpened());
     }
     if (policy.forward) {
       if (policy.record) await store.claim(file);
       return forwarder.forward(req, res, { capture, body });
+    }
+    const near = config.onMiss === 'nearest' ? found!.nearest(config.nearestMaxDiffs) : undefined;
+    if (near) {
+      entry.outcome = 'replayed';
+      entry.nearest = near;
+      metrics.nearestAnswers.inc();
+      const match = `nearest; interaction=${near.interaction.id}; diffs=${near.differences.length}`;
+      return sendRecorded(res, near.interaction, pacing, match, () => metrics.streamOpened());
     }
     entry.outcome = 'miss';
     throw found!.error(); // its explanation goes out once, in the exchange's log line
@@ -200,8 +210,10 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       duration_ms: Math.round((performance.now() - entry.started) * 10) / 10,
       cassette: entry.cassette,
       ...(error && { error: error.code, detail: error.message }),
+      ...(entry.nearest && { nearest: { interaction: entry.nearest.interaction.id, diffs: entry.nearest.differences.length, differences: entry.nearest.differences } }),
     };
     if (outcome === 'error' || outcome === 'miss') log.warn(line, outcome === 'miss' ? 'no recording matches' : 'exchange failed');
+    else if (entry.nearest) log.warn(line, 'no recording matches: answered with the nearest');
     else log.info(line, 'exchange');
   };
 

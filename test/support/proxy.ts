@@ -34,6 +34,8 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     replayPolicy: 'repeat',
     replayLatency: 'none',
     replaySpeed: 1,
+    onMiss: 'error',
+    nearestMaxDiffs: 3,
     matchIgnore: [],
     matchHeaders: [],
     maxBody: 64 * 1024 * 1024,

@@ -10,6 +10,7 @@ import { cassetteText, serializeInteraction } from '../../src/cassette/codec.js'
 import type { Body, HeaderMap, Interaction } from '../../src/cassette/types.js';
 import { silentLogger } from '../../src/log.js';
 import { RequestViewer } from '../../src/match/request-view.js';
+import { fingerprint } from '../../src/match/fingerprint.js';
 import { MatchTable, type Lookup } from '../../src/match/table.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
 import { Replayer } from '../../src/replay/replayer.js';
@@ -120,6 +121,24 @@ test('recordings that differ from a miss in as many fields: the earliest is the 
   assert.deepEqual([near.interaction.id, near.fields], [0, 1]);
 });
 
+test('recordings that differ in as many fields: the one at the request\'s own position (how many requests the cassette was asked before) wins', () => {
+  const single = (i: number, question: string) => recording(i, { model: 'gpt-4o-mini', messages: [SYSTEM, { role: 'user', content: question }] });
+  const viewer = new RequestViewer({ ignore: [], headers: [] });
+  const table = new MatchTable(Array.from({ length: 500 }, (_, i) => single(i, `Question ${i}`)), viewer, 'repeat');
+  const ask = (question: string, model = 'gpt-4o-mini'): Lookup => {
+    const view = viewer.view('POST', 'https://api.openai.com/v1/chat/completions', {}, Buffer.from(JSON.stringify({ model, messages: [SYSTEM, { role: 'user', content: question }] })));
+    return table.take(viewer.key(view), () => view);
+  };
+  for (let i = 0; i < 300; i++) assert.equal(ask(`Question ${i}`).kind, 'hit');
+  const near = (lookup: Lookup) => [nearestOf(lookup)!.interaction.id, nearestOf(lookup)!.fields];
+  assert.deepEqual(near(ask('A new question')), [300, 1]);
+  assert.deepEqual(near(ask('A new question')), [301, 1], 'a miss is asked too: the next request\'s own position is one further');
+  // A recording that differs in fewer fields wins over the own position (302, two fields: model and question).
+  assert.deepEqual(near(ask('Question 5', 'gpt-4o')), [5, 1]);
+  table.rewind();
+  assert.deepEqual(near(ask('A new question')), [0, 1], 'rewound: the first request again');
+});
+
 test('recordings of the same method and path come first; another endpoint only when the cassette has none of its own', () => {
   const question = { model: 'gpt-4o-mini', input: 'Say hello' };
   const interactions = [recording(0, question, '/v1/chat/completions'), recording(1, { model: 'gpt-4o', input: 'Say goodbye' }, '/v1/responses')];
@@ -132,4 +151,16 @@ test('recordings of the same method and path come first; another endpoint only w
 
 test('an empty cassette has no nearest recording', () => {
   assert.equal(nearestOf(miss([], { model: 'gpt-4o-mini' }).lookup), undefined);
+});
+
+test('a body nested 500,000 deep gets a fingerprint (no stack overflow when its cassette loads), told apart from another', () => {
+  const viewer = new RequestViewer({ ignore: [], headers: [] });
+  const deep = (inner: string) => fingerprint(viewer.view('POST', 'https://api.openai.com/v1/chat/completions', {}, Buffer.from(`${'['.repeat(500_000)}${inner}${']'.repeat(500_000)}`)));
+  const [a, b] = [deep('1'), deep('2')];
+  assert.deepEqual(a.paths, b.paths);
+  assert.notDeepEqual(a.keys, b.keys);
+  // Below the fingerprint's three levels too, key order aside, equal values hash alike.
+  const keys = (body: string) => fingerprint(viewer.view('POST', '/v1/x', {}, Buffer.from(body))).keys.sort();
+  assert.deepEqual(keys('{"b":{"c":{"d":[1,{"e":"f","g":null}]}},"a":null}'), keys('{"a":null,"b":{"c":{"d":[1,{"g":null,"e":"f"}]}}}'));
+  assert.notDeepEqual(keys('{"b":{"c":{"d":[1,{"e":"f"}]}}}'), keys('{"b":{"c":{"d":[{"e":"f"},1]}}}'));
 });

@@ -92,3 +92,16 @@ test('a flag that takes a value refuses to be given none; a negative number is s
   await assert.rejects(parseConfig(['--port', '-1']), (e: unknown) => e instanceof UsageError && /must be an integer/.test(e.message));
   assert.equal((await parseConfig(['--lock-mode', '--port', '0'])).lockMode, true);
 });
+
+test('--on-miss (error or nearest) and --nearest-max-diffs (a whole number of 1 or more), from flags and variables', async () => {
+  const defaults = await parseConfig([]);
+  assert.deepEqual([defaults.onMiss, defaults.nearestMaxDiffs], ['error', 3]);
+  const flags = await parseConfig(['--on-miss', 'nearest', '--nearest-max-diffs', '1']);
+  assert.deepEqual([flags.onMiss, flags.nearestMaxDiffs], ['nearest', 1]);
+  const env = await withEnv({ CASSETTE_PROXY_ON_MISS: 'nearest', CASSETTE_PROXY_NEAREST_MAX_DIFFS: '12' }, () => parseConfig([]));
+  assert.deepEqual([env.onMiss, env.nearestMaxDiffs], ['nearest', 12]);
+  await assert.rejects(parseConfig(['--on-miss', 'closest']), (e: unknown) => e instanceof UsageError && /--on-miss .*must be one of error, nearest/.test(e.message));
+  for (const bad of ['0', '-1', '1.5', 'three', '', '1e3', '99999999999999999999']) {
+    await assert.rejects(parseConfig([`--nearest-max-diffs=${bad}`]), (e: unknown) => e instanceof UsageError && /--nearest-max-diffs .*whole number of 1 or more/.test(e.message), bad);
+  }
+});
