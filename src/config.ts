@@ -30,6 +30,10 @@ export interface Config {
   matchIgnore: JsonPath[];
   /** Headers that must match too. */
   matchHeaders: string[];
+  /** Every match inside a request's strings becomes one placeholder before matching (compiled with the g flag). */
+  matchNormalize: RegExp[];
+  /** Leave the built-in list of fields that cannot change the answer (BUILTIN_IGNORE) out of matching. */
+  matchBuiltinIgnore: boolean;
   /** Largest request body, in bytes. */
   maxBody: number;
   /** How long the upstream may take to send response headers. */

@@ -39,6 +39,10 @@ export interface ProxyOptions {
   nearestMaxDiffs?: number;
   matchIgnore?: string[];
   matchHeader?: string[];
+  /** JavaScript regular expressions (source text); every match in a request's strings becomes one placeholder before matching. */
+  matchNormalize?: string[];
+  /** Default true: leave `user`, `safety_identifier`, `prompt_cache_key`, ... out of matching (see the README). */
+  matchBuiltinIgnore?: boolean;
   maxBody?: number;
   /** Seconds. */
   upstreamTimeout?: number;

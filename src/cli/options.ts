@@ -76,6 +76,14 @@ export const FLAGS = {
   'nearest-max-diffs': { type: 'string', default: '3', describe: 'With --on-miss nearest: most differing fields a nearest answer may have, a whole number of 1 or more' },
   'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field left out of matching, e.g. user, metadata.session or messages[*].name (repeatable)' },
   'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header name that must match too (repeatable)' },
+  'match-normalize': {
+    type: 'string',
+    array: true,
+    default: [] as string[],
+    describe:
+      'JavaScript regular expression; every match in a JSON string value, text body or query value becomes one placeholder on both sides before matching, e.g. \\d{4}-\\d{2}-\\d{2} (repeatable; must not match the empty string; the variable splits on commas, so give a regex with a comma on the command line)',
+  },
+  'match-builtin-ignore': { type: 'boolean', default: true, describe: 'Leave user, safety_identifier, prompt_cache_key, prompt_cache_retention and stream_options.include_obfuscation out of matching (--no-match-builtin-ignore to match them)' },
   'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes (a whole number above 0; larger bodies get 413)' },
   'upstream-timeout': { type: 'string', default: '600', describe: `Seconds the upstream may take to send response headers, above 0 and at most ${MAX_SECONDS} (then 504)` },
   'headers-timeout': { type: 'string', default: '30', describe: `Seconds a client may take to send its request headers, above 0 and at most ${MAX_SECONDS} (then 408)` },
@@ -234,6 +242,32 @@ function seconds(name: string, value: string, min: number): number {
   return n;
 }
 
+/** Compiles repeatable regex flags (with the g flag); a bad one, or one that matches the empty string, is a UsageError naming the flag. */
+function regexes(name: string, values: unknown): RegExp[] {
+  const sources = Array.isArray(values) ? values.map(String) : values === undefined ? [] : [String(values)];
+  return sources.map((source) => {
+    let re: RegExp;
+    try {
+      re = new RegExp(source, 'g');
+    } catch (err) {
+      return bad(name, `"${source}" is not a JavaScript regular expression (${err instanceof Error ? err.message : String(err)})`);
+    }
+    if (re.test('')) bad(name, `"${source}" matches the empty string, which would put a placeholder between every character; make it match at least one character`);
+    re.lastIndex = 0;
+    return re;
+  });
+}
+
+/**
+ * A regex may hold a comma (`\d{1,3}`), so only the variable's value is split on commas, as the
+ * other lists are; each command-line value is one regex. The command line wins over the variable.
+ */
+function splitFromEnv(args: Args, argv: readonly string[], name: string): void {
+  const spellings = [name, camelCase(name)];
+  const given = argv.some((token) => token.startsWith('--') && spellings.includes(token.slice(2).split('=')[0]!));
+  if (!given) (args as Record<string, unknown>)[name] = list((args as Record<string, unknown>)[name]);
+}
+
 function headerNames(name: string, values: unknown): string[] {
   const names = list(values);
   for (const header of names) if (!HEADER_NAME.test(header)) bad(name, `"${header}" is not a header name`);
@@ -248,6 +282,7 @@ export async function parseConfig(argv: string[]): Promise<Config> {
     const near = nearest(command, COMMANDS);
     throw new UsageError(`unknown command "${command}"${near ? `; did you mean ${near}?` : ''} The commands are ${COMMANDS.slice(0, -1).join(', ')} and ${COMMANDS.at(-1)}`);
   }
+  splitFromEnv(args, argv, 'match-normalize');
   return configFrom(args);
 }
 
@@ -279,6 +314,7 @@ export function configFrom(args: FlagValues): Config {
   }
   const redactHeaders = headerNames('redact-header', args['redact-header']);
   const matchHeaders = headerNames('match-header', args['match-header']);
+  const matchNormalize = regexes('match-normalize', args['match-normalize']);
   const replayPolicy = oneOf('replay-policy', args['replay-policy'], REPLAY_POLICIES);
   const replayLatency = oneOf('replay-latency', args['replay-latency'], REPLAY_LATENCIES);
   const replaySpeed = Number(args['replay-speed']);
@@ -316,6 +352,8 @@ export function configFrom(args: FlagValues): Config {
     nearestMaxDiffs,
     matchIgnore,
     matchHeaders,
+    matchNormalize,
+    matchBuiltinIgnore: args['match-builtin-ignore'],
     maxBody,
     lockMode: args['lock-mode'],
     adminToken,

@@ -7,6 +7,7 @@
 import type { Body, HeaderMap } from '../cassette/types.js';
 import { toBody } from '../cassette/codec.js';
 import { canonicalJson, parseJsonBody, removePaths, type JsonPath } from '../json-path.js';
+import { normalizeJson, normalizeText, normalizer } from './normalize.js';
 
 export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer };
 
@@ -25,15 +26,19 @@ export interface MatchRules {
   ignore: readonly JsonPath[];
   /** Headers that must match too (--match-header), any casing. */
   headers: readonly string[];
+  /** Matches inside body strings and query values become one placeholder (--match-normalize). */
+  normalize?: readonly RegExp[];
   /** Applied to both sides before matching: the redaction that recording applies. */
   redact?: (request: { url: string; headers: HeaderMap; body: Body }) => { url: string; headers?: HeaderMap; body?: Body };
 }
 
 export class RequestViewer {
   private readonly headerNames: string[];
+  private readonly normalize: ((text: string) => string) | undefined;
 
   constructor(private readonly rules: MatchRules) {
     this.headerNames = [...new Set(rules.headers.map((h) => h.toLowerCase()))].sort();
+    this.normalize = normalizer(rules.normalize ?? []);
   }
 
   /** `url` may be absolute (a recording) or a path with query (an incoming request). */
@@ -48,7 +53,9 @@ export class RequestViewer {
       body = redacted.body ?? '';
     }
     const parsed = new URL(url, 'http://cassette-proxy.invalid');
-    const query = [...parsed.searchParams].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const normalize = this.normalize;
+    const params: [string, string][] = normalize ? [...parsed.searchParams].map(([name, value]) => [name, normalize(value)]) : [...parsed.searchParams];
+    const query = params.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const lower: Record<string, string[]> = {};
     if (this.headerNames.length > 0) {
       const byLower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
@@ -76,12 +83,13 @@ export class RequestViewer {
       try {
         const value: unknown = parseJsonBody(bytes.toString('utf8'));
         removePaths(value, this.rules.ignore);
+        if (this.normalize) normalizeJson(value, this.normalize);
         return { kind: 'json', value };
       } catch {
         // Not JSON after all, or nested too deep to walk (json-path.ts): compared byte for byte.
       }
     }
-    return { kind: 'bytes', bytes };
+    return { kind: 'bytes', bytes: this.normalize ? normalizeText(bytes, this.normalize) : bytes };
   }
 }
 

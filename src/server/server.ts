@@ -18,6 +18,7 @@ import type { Config } from '../config.js';
 import { ProxyError, asProxyError, describeCause, errorResponseBytes, ownError, sendError } from '../errors.js';
 import { Forwarder } from '../forward/forwarder.js';
 import type { Logger } from '../log.js';
+import { BUILTIN_IGNORE } from '../match/normalize.js';
 import { RequestViewer } from '../match/request-view.js';
 import type { MatchTable } from '../match/table.js';
 import { Metrics, type Outcome } from '../metrics.js';
@@ -78,8 +79,9 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   // A default cassette that a symbolic link takes outside the folder stops the start.
   const defaultFile = await names.resolve(config.cassette);
   const viewer = new RequestViewer({
-    ignore: config.matchIgnore,
+    ignore: config.matchBuiltinIgnore ? [...BUILTIN_IGNORE, ...config.matchIgnore] : config.matchIgnore,
     headers: config.matchHeaders,
+    normalize: config.matchNormalize,
     redact: (request) => redactor.redactRequest(request),
   });
   const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);

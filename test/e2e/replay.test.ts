@@ -276,11 +276,12 @@ test('--match-ignore leaves a body field out of matching; --match-header makes a
   const send = (proxy: TestProxy, extra: Record<string, unknown>, headers: Record<string, string> = {}) =>
     rawRequest(`${proxy.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cassette': 'seed', ...headers }, body: JSON.stringify({ ...body, ...extra }) });
 
-  const strictBody = await replayProxy(t);
+  // `user` is on the built-in ignore list (e2e/normalize): switched off here to show --match-ignore alone.
+  const strictBody = await replayProxy(t, { matchBuiltinIgnore: false });
   await copyFile(fixture('seed.yaml'), path.join(strictBody.dir, 'seed.yaml'));
   assert.equal((await send(strictBody, { user: 'run-42' })).status, 404);
 
-  const ignoring = await replayProxy(t, { matchIgnore: [path_('user'), path_('metadata.session')] });
+  const ignoring = await replayProxy(t, { matchBuiltinIgnore: false, matchIgnore: [path_('user'), path_('metadata.session')] });
   await copyFile(fixture('seed.yaml'), path.join(ignoring.dir, 'seed.yaml'));
   assert.equal((await send(ignoring, { user: 'run-42' })).status, 200);
   assert.equal((await send(ignoring, { user: 'run-43', metadata: { session: 'x' } })).status, 404, 'metadata itself still counts');

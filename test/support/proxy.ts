@@ -38,6 +38,8 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     nearestMaxDiffs: 3,
     matchIgnore: [],
     matchHeaders: [],
+    matchNormalize: [],
+    matchBuiltinIgnore: true,
     maxBody: 64 * 1024 * 1024,
     lockMode: false,
     adminToken: undefined,

@@ -105,3 +105,20 @@ test('--on-miss (error or nearest) and --nearest-max-diffs (a whole number of 1 
     await assert.rejects(parseConfig([`--nearest-max-diffs=${bad}`]), (e: unknown) => e instanceof UsageError && /--nearest-max-diffs .*whole number of 1 or more/.test(e.message), bad);
   }
 });
+
+test('--match-normalize: one regex per command-line value (commas kept), the variable split on commas; a bad or empty-matching regex is refused by name', async () => {
+  const cli = await withEnv({ CASSETTE_PROXY_MATCH_NORMALIZE: 'ignored' }, () => parseConfig(['--match-normalize', '\\d{1,3}', '--match-normalize=run-\\w+']));
+  assert.deepEqual(cli.matchNormalize.map((re) => re.source), ['\\d{1,3}', 'run-\\w+']);
+  const env = await withEnv({ CASSETTE_PROXY_MATCH_NORMALIZE: '\\d{4}-\\d{2}-\\d{2}, run-\\w+' }, () => parseConfig([]));
+  assert.deepEqual(env.matchNormalize.map((re) => re.source), ['\\d{4}-\\d{2}-\\d{2}', 'run-\\w+']);
+  assert.ok(env.matchNormalize.every((re) => re.global));
+  await assert.rejects(parseConfig(['--match-normalize', '(']), (err) => err instanceof UsageError && /^--match-normalize \(CASSETTE_PROXY_MATCH_NORMALIZE\): "\(" is not a JavaScript regular expression/.test(err.message));
+  await assert.rejects(parseConfig(['--match-normalize', '\\d*']), (err) => err instanceof UsageError && /--match-normalize .*matches the empty string/.test(err.message));
+});
+
+test('--match-builtin-ignore defaults to true; --no-match-builtin-ignore, "false" and the variable switch it off', async () => {
+  assert.equal((await parseConfig([])).matchBuiltinIgnore, true);
+  assert.equal((await parseConfig(['--no-match-builtin-ignore'])).matchBuiltinIgnore, false);
+  assert.equal((await parseConfig(['--match-builtin-ignore', 'false'])).matchBuiltinIgnore, false);
+  assert.equal((await withEnv({ CASSETTE_PROXY_MATCH_BUILTIN_IGNORE: 'false' }, () => parseConfig([]))).matchBuiltinIgnore, false);
+});

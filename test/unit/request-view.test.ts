@@ -67,3 +67,19 @@ test('recording refuses a too-deep body that names a secret field (it could not 
   const shallow = nested(10, '{"api_key":"hunter2-not-a-key-shape"}');
   assert.ok(!String(redactor.redact(recording(0, shallow)).request.body).includes('hunter2'));
 });
+
+test('--match-normalize replaces matches in JSON string values, query values and text bodies with one placeholder; binary bodies and empty matches are left alone', () => {
+  const normalizing = new RequestViewer({ ignore: [], headers: [], normalize: [/\d{4}-\d{2}-\d{2}/g, /x|\b/g] });
+  const json = (date: string) => JSON.stringify({ messages: [{ role: 'user', content: `Today is ${date}.` }], metadata: { day: date }, n: 20260101 });
+  const a = normalizing.view('POST', `${URL_}?since=2026-11-25`, {}, Buffer.from(json('2026-11-25')));
+  const b = normalizing.view('POST', '/v1/chat/completions?since=2026-11-26', {}, Buffer.from(json('2026-11-26')));
+  assert.equal(normalizing.key(a), normalizing.key(b));
+  assert.deepEqual(a.query, [['since', '<normalized>']]);
+  assert.deepEqual(a.body, { kind: 'json', value: { messages: [{ role: 'user', content: 'Today is <normalized>.' }], metadata: { day: '<normalized>' }, n: 20260101 } });
+  assert.notEqual(viewer.key(viewer.view('POST', URL_, {}, Buffer.from(json('2026-11-25')))), viewer.key(viewer.view('POST', URL_, {}, Buffer.from(json('2026-11-26')))));
+
+  const text = normalizing.view('POST', URL_, {}, Buffer.from('as of 2026-11-25, x'));
+  assert.deepEqual(text.body, { kind: 'bytes', bytes: Buffer.from('as of <normalized>, <normalized>') });
+  const binary = Buffer.from([0xff, 0xfe, ...Buffer.from('2026-11-25')]);
+  assert.deepEqual(normalizing.view('POST', URL_, {}, binary).body, { kind: 'bytes', bytes: binary });
+});
