@@ -6,6 +6,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { cassetteText, serializeInteraction } from '../cassette/codec.js';
 import { displayPath } from '../cassette/names.js';
+import { decodeStoredBody } from '../cassette/decode.js';
 import { withLease } from '../cassette/lease.js';
 import { readCassette, writeAtomically } from '../cassette/store.js';
 import { findLeaks } from '../redact/leaks.js';
@@ -35,7 +36,8 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
       await withLease(file, async () => {
         const cassette = await readCassette(file, shown);
         const before = cassette.interactions.reduce((n, i) => n + findLeaks(i, headers).length, 0);
-        const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(interaction), id: interaction.id }));
+        // A body still encoded is decoded first (as the recorder stores it), so that redaction sees inside.
+        const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(decodeStoredBody(interaction) ?? interaction), id: interaction.id }));
         // A file with nothing to redact is left byte for byte as it was (no reformatting diff in a commit).
         const changed = !isDeepStrictEqual(redacted, cassette.interactions);
         if (changed) await writeAtomically(path.resolve(file), [Buffer.from(cassetteText(redacted.map(serializeInteraction)))]);

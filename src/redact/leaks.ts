@@ -4,6 +4,7 @@
  * redactor (secrets.ts), so `cassette-proxy redact` fixes every finding, given the --redact-header
  * flag a finding names.
  */
+import { canDecode, storedEncoding } from '../cassette/decode.js';
 import type { Body, HeaderMap, Interaction } from '../cassette/types.js';
 import { parseJsonBody } from '../json-path.js';
 import {
@@ -97,9 +98,11 @@ export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>
   echoes('response.status', response.status, literals);
   headers('response.headers', response.headers, literals);
   const body = latin1(response.body);
-  if (body.length > 0 && !response.uncompressed && stillEncoded(response.headers)) {
-    // Neither this check nor redact can look inside it (the recorder never stores one).
-    leaks.push({ where: 'response.body', what: 'a compressed body scan cannot check', fix: 'record this interaction again with cassette-proxy' });
+  const coding = storedEncoding(response.headers);
+  if (body.length > 0 && !response.uncompressed && coding !== undefined) {
+    // This check cannot look inside it (the recorder never stores one); redact decodes the codings it knows.
+    const what = 'a compressed body scan cannot check';
+    leaks.push(canDecode(coding) ? { where: 'response.body', what } : { where: 'response.body', what: `${what} (${coding}, which redact cannot decode)`, fix: 'record this interaction again with cassette-proxy' });
   }
   shapes('response.body', body);
   echoes('response.body', body, typeof response.body === 'string' ? literals : literals.map((literal) => Buffer.from(literal, 'utf8').toString('latin1')));
@@ -133,10 +136,6 @@ function requestBodyFields(body: Body, type: string | undefined, found: (field: 
 }
 
 /** True when the headers say the body is still in a content coding (gzip, br, …), not as the API wrote it. */
-function stillEncoded(headers: HeaderMap | undefined): boolean {
-  return Object.entries(headers ?? {}).some(([name, values]) => name.toLowerCase() === 'content-encoding' && values.some((v) => !/^\s*(identity)?\s*$/i.test(v)));
-}
-
 function contentType(headers: HeaderMap | undefined): string | undefined {
   for (const [name, values] of Object.entries(headers ?? {})) if (name.toLowerCase() === 'content-type') return values[0];
   return undefined;
