@@ -19,6 +19,7 @@ import type { CapturedExchange } from '../record/capture.js';
 import { pathForLog } from '../redact/secrets.js';
 import { EventBoundaries, isEventStream } from '../sse.js';
 import { loadHttpProxy } from './http-proxy.js';
+import { MAX_CASSETTE_BYTES } from '../cassette/store.js';
 
 export interface ForwardOptions {
   upstream: URL;
@@ -534,15 +535,19 @@ class ByteCollector {
   private buffer: Buffer;
   private length = 0;
 
-  constructor(expected?: number) {
-    // A declared length is believed up to 64 MiB: an upstream that declares more than it sends
-    // must not make the proxy reserve it.
-    this.buffer = Buffer.allocUnsafe(Math.max(0, Math.min(expected ?? 16 * 1024, 64 * 1024 * 1024)));
+  constructor(private readonly expected?: number) {
+    // A declared length is believed up to the largest cassette (a larger body could not be saved
+    // anyway): one buffer, no copies. Memory an upstream declares and never sends is reserved,
+    // not used (a large allocation's pages are only committed as bytes arrive).
+    this.buffer = Buffer.allocUnsafe(Math.max(0, Math.min(expected ?? 16 * 1024, MAX_CASSETTE_BYTES)));
   }
 
   push(chunk: Buffer): void {
-    if (this.length + chunk.length > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + chunk.length));
+    const needed = this.length + chunk.length;
+    if (needed > this.buffer.length) {
+      // Past the reservation, doubling; up to the declared length at once when it says more will come.
+      const declared = this.expected !== undefined && needed <= this.expected ? this.expected : 0;
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, needed, declared));
       this.buffer.copy(grown, 0, 0, this.length);
       this.buffer = grown;
     }
