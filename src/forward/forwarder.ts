@@ -287,6 +287,8 @@ export class Forwarder {
             return exchange.settle();
           }
           const { bytes, decoded } = copy;
+          // The settled promise keeps its value as long as the exchange is reachable: let a large body go.
+          (copy as { bytes?: Buffer }).bytes = undefined;
           capture({
             method: req.method ?? 'GET',
             url: upstreamUrl(this.options.upstream, req.url ?? '/'),
