@@ -10,27 +10,34 @@ import { startProxy, type CassetteProxy } from 'cassette-proxy';
 
 let proxy: CassetteProxy;
 
-before(async () => {
-  proxy = await startProxy({
+/**
+ * In CI every answer comes from `cassettes/<cassette>.yaml`; locally, what is not recorded yet is
+ * recorded from OpenAI (or OPENAI_UPSTREAM).
+ */
+function startFor(cassette: string): Promise<CassetteProxy> {
+  return startProxy({
     mode: process.env.CI ? 'replay' : 'replay-or-record',
     cassetteDir: 'cassettes',
-    cassette: 'chat',
+    cassette,
     port: 0,
     logLevel: 'warn',
-    // Where to record from: OpenAI itself unless told otherwise.
     upstream: process.env.OPENAI_UPSTREAM ?? 'https://api.openai.com',
   });
+}
+
+/** In replay the key is never checked: recordings hold no credential. */
+function clientOf(running: CassetteProxy): OpenAI {
+  return new OpenAI({ baseURL: `${running.url}/v1`, apiKey: process.env.OPENAI_API_KEY ?? 'replay-needs-no-key', maxRetries: 0 });
+}
+
+before(async () => {
+  proxy = await startFor('chat');
 });
 
 after(() => proxy.close());
 
-function client(): OpenAI {
-  // In replay the key is never checked: recordings hold no credential.
-  return new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: process.env.OPENAI_API_KEY ?? 'replay-needs-no-key', maxRetries: 0 });
-}
-
 test('answers a question', async () => {
-  const completion = await client().chat.completions.create({
+  const completion = await clientOf(proxy).chat.completions.create({
     model: 'gpt-4o-mini',
     messages: [{ role: 'user', content: 'Say hello in one word.' }],
   });
@@ -38,15 +45,8 @@ test('answers a question', async () => {
 });
 
 test('a proxy of its own with `await using`: closed (and saved) when the block ends', async () => {
-  await using own = await startProxy({
-    mode: process.env.CI ? 'replay' : 'replay-or-record',
-    cassetteDir: 'cassettes',
-    cassette: 'models',
-    port: 0,
-    logLevel: 'warn',
-    upstream: process.env.OPENAI_UPSTREAM ?? 'https://api.openai.com',
-  });
-  const models = new OpenAI({ baseURL: `${own.url}/v1`, apiKey: process.env.OPENAI_API_KEY ?? 'replay-needs-no-key', maxRetries: 0 });
+  await using own = await startFor('models');
+  const models = clientOf(own);
   const page = await models.models.list();
   assert.ok(page.data.length > 0);
 });
