@@ -113,11 +113,12 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
           if (record(file, exchange)) entry.outcome = 'recorded';
         }
       : undefined;
-    if (!policy.replay) {
+    const forward = async (body?: Buffer): Promise<void> => {
       // One writer per cassette: one that another process records into is refused before anything is forwarded.
       if (policy.record) await store.claim(file);
-      return forwarder.forward(req, res, { capture });
-    }
+      return forwarder.forward(req, res, { capture, body });
+    };
+    if (!policy.replay) return forward();
 
     const body = await readBody(req, config.maxBody);
     const request = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
@@ -132,10 +133,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
       entry.outcome = 'replayed';
       return sendRecorded(res, found.interaction, pacing, 'exact', () => metrics.streamOpened());
     }
-    if (policy.forward) {
-      if (policy.record) await store.claim(file);
-      return forwarder.forward(req, res, { capture, body });
-    }
+    if (policy.forward) return forward(body);
     const near = config.onMiss === 'nearest' ? found!.nearest(config.nearestMaxDiffs) : undefined;
     if (near) {
       entry.outcome = 'replayed';
