@@ -28,9 +28,14 @@ export const ENV_PREFIX = 'CASSETTE_PROXY';
 /** 512 MiB: room for image and audio uploads, far below what would hurt the machine. */
 export const DEFAULT_MAX_BODY = 512 * 1024 * 1024;
 
+/** The variable that sets a flag: `cassette-dir` → `CASSETTE_PROXY_CASSETTE_DIR`. */
+export function envName(name: string): string {
+  return `${ENV_PREFIX}_${name.toUpperCase().replaceAll('-', '_')}`;
+}
+
 /** `--port (CASSETTE_PROXY_PORT)`: how a message names a flag, since either may have set it. */
 function flag(name: string): string {
-  return `--${name} (${ENV_PREFIX}_${name.toUpperCase().replaceAll('-', '_')})`;
+  return `--${name} (${envName(name)})`;
 }
 
 function bad(name: string, problem: string): never {
@@ -48,7 +53,7 @@ const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export const FLAGS = {
   mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
-  upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to (http:// or https://, no query); its path prefixes every request path' },
+  upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to (http:// or https://, no query or fragment); its path prefixes every request path' },
   host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
   'allowed-host': {
     type: 'string',
@@ -56,7 +61,7 @@ export const FLAGS = {
     default: [] as string[],
     describe: 'Another name requests may address the proxy by (repeatable; a host name or IP, no scheme or port). When listening on loopback, or when given, other Host and Origin values get 403',
   },
-  port: { type: 'string', default: '8080', describe: 'Port to listen on, 0 to 65535 (0 picks a free one)' },
+  port: { type: 'string', default: '8080', describe: 'Port to listen on, 0 to 65535 (0 picks a free one; the startup line says which)' },
   'cassette-dir': { type: 'string', default: './cassettes', describe: 'Folder that holds the cassettes' },
   cassette: {
     type: 'string',
@@ -84,10 +89,10 @@ export const FLAGS = {
       'JavaScript regular expression; every match in a JSON string value, text body or query value becomes one placeholder on both sides before matching, e.g. \\d{4}-\\d{2}-\\d{2} (repeatable; must not match the empty string; the variable splits on commas, so give a regex with a comma on the command line)',
   },
   'match-builtin-ignore': { type: 'boolean', default: true, describe: 'Leave user, safety_identifier, prompt_cache_key, prompt_cache_retention and stream_options.include_obfuscation out of matching (--no-match-builtin-ignore to match them)' },
-  'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes (a whole number above 0; larger bodies get 413)' },
-  'upstream-timeout': { type: 'string', default: '600', describe: `Seconds the upstream may take to send response headers, above 0 and at most ${MAX_SECONDS} (then 504)` },
+  'max-body': { type: 'string', default: String(DEFAULT_MAX_BODY), describe: 'Largest request body, in bytes (a whole number above 0; the default is 512 MiB); a larger body gets 413' },
+  'upstream-timeout': { type: 'string', default: '600', describe: `Seconds the upstream may take to send response headers, above 0 and at most ${MAX_SECONDS} (then 504); a stream may then take as long as it takes` },
   'headers-timeout': { type: 'string', default: '30', describe: `Seconds a client may take to send its request headers, above 0 and at most ${MAX_SECONDS} (then 408)` },
-  'lock-mode': { type: 'boolean', default: false, describe: 'Refuse every runtime mode change (PUT /_proxy/mode)' },
+  'lock-mode': { type: 'boolean', default: false, describe: 'Refuse every runtime mode change (PUT /_proxy/mode gets 409 mode_locked; POST /_proxy/rewind is still allowed)' },
   'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need, at least 8 characters; without it only loopback may change the mode' },
   'shutdown-grace': { type: 'string', default: '10', describe: `Seconds that exchanges in flight get to finish at SIGTERM/SIGINT, 0 or more and at most ${MAX_SECONDS}` },
   'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
@@ -167,7 +172,7 @@ function withSuggestion(message: string, argv: readonly string[]): string {
   return names
     .map((name) => {
       const flag = argv.find((token) => new RegExp(`^--?${escapeRegExp(name)}(?:=|$)`).test(token))?.replace(/=.*/, '');
-      const variable = `${ENV_PREFIX}_${kebabCase(name).toUpperCase().replaceAll('-', '_')}`;
+      const variable = envName(kebabCase(name));
       const what = flag ? `flag ${flag}` : !argv.includes(name) && variable in process.env ? `variable ${variable}` : `argument "${name}"`;
       const near = nearest(kebabCase(name), choices, (c) => c.replace(/^--/, ''));
       return `unknown ${what}${near ? ` (did you mean ${near}?)` : ''}`;
