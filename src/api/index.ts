@@ -41,7 +41,7 @@ export interface ProxyOptions {
   matchHeader?: string[];
   /** JavaScript regular expressions (source text); every match in a request's strings becomes one placeholder before matching. */
   matchNormalize?: string[];
-  /** Default true: leave `user`, `safety_identifier`, `prompt_cache_key`, ... out of matching (see the README). */
+  /** Default true: leave `user`, `safety_identifier`, `prompt_cache_key`, ... out of matching (see docs/matching.md). */
   matchBuiltinIgnore?: boolean;
   maxBody?: number;
   /** Seconds. */

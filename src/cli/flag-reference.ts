@@ -4,7 +4,7 @@
  * `npm run docs:flags` writes it.
  */
 import type { Options } from 'yargs';
-import { ENV_PREFIX, FLAGS, envName } from './options.js';
+import { ENV_PREFIX, FLAGS, MAX_SECONDS, envName } from './options.js';
 
 const HEADER = `<!-- Generated from FLAGS in src/cli/options.ts by \`npm run docs:flags\`: edit FLAGS, not this file. -->
 
@@ -22,6 +22,8 @@ const FOOTER = `
 - A repeatable flag may be given several times, or once with a comma-separated list, which is how
   its variable gives several values. \`--match-normalize\` is split on commas only in its variable
   (a regular expression may hold a comma: give such a one on the command line).
+- \`--upstream-timeout\`, \`--headers-timeout\` and \`--shutdown-grace\` take at most ${MAX_SECONDS} seconds
+  (about 24 days), the longest a Node timer waits.
 - A yes/no flag is switched off with \`--no-<flag>\` or the value \`false\` (\`--no-match-builtin-ignore\`,
   \`${envName('match-builtin-ignore')}=false\`).
 - A flag that takes a value refuses to start without one (\`--mode\` alone is an error, not the

@@ -49,7 +49,7 @@ function list(values: unknown): string[] {
 }
 
 /** Node's timers take at most 2^31-1 ms (about 24 days); a longer delay would fire at once. */
-const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export const FLAGS = {
   mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },

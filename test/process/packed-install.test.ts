@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +46,10 @@ test('the packed package runs with production dependencies only, as the image ru
   const tarball = (await readdir(temp.dir)).find((f) => f.endsWith('.tgz'))!;
   await run('tar', ['-xzf', tarball], { cwd: temp.dir });
   const app = path.join(temp.dir, 'package');
+  // docs/ ships with the package, so the README's links into it work where it is installed too.
+  const docsLinks = [...(await readFile(path.join(app, 'README.md'), 'utf8')).matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!);
+  assert.ok(docsLinks.length > 10, 'the README links into docs/');
+  for (const link of docsLinks) assert.ok(existsSync(path.join(app, link)), `${link} is in the package`);
   await copyFile(path.join(REPO_ROOT, 'package-lock.json'), path.join(app, 'package-lock.json'));
   await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, timeout: 150_000 });
   const installed = await readdir(path.join(app, 'node_modules'));
