@@ -71,7 +71,7 @@ export function describePart(part: FormPart, show: (value: unknown) => string): 
   const { content } = part;
   const type = part.type === undefined ? [] : [part.type];
   if (content.kind === 'bytes') {
-    const file = part.filename === undefined ? 'bytes' : `file ${JSON.stringify(part.filename)}`;
+    const file = part.filename === undefined ? 'binary' : `file ${JSON.stringify(part.filename)}`;
     return `${file} (${[...type, `${content.size} bytes`, `sha256 ${content.sha256.slice(0, 12)}`].join(', ')})`;
   }
   const shown = show(content.kind === 'text' ? content.text : content.value);
