@@ -79,7 +79,7 @@ export const FLAGS = {
     describe: 'Replay mode, a request no recording matches: error = 404 cassette_miss; nearest = the nearest recording when it differs in at most --nearest-max-diffs fields (header x-cassette-match), else the 404',
   },
   'nearest-max-diffs': { type: 'string', default: '3', describe: 'With --on-miss nearest: most differing fields a nearest answer may have, a whole number of 1 or more' },
-  'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field left out of matching, e.g. user, metadata.session or messages[*].name (repeatable)' },
+  'match-ignore': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field or form field left out of matching, e.g. user, metadata.session or messages[*].name (repeatable)' },
   'match-header': { type: 'string', array: true, default: [] as string[], describe: 'Header name that must match too (repeatable)' },
   'match-normalize': {
     type: 'string',

@@ -1,8 +1,11 @@
 /**
  * Why a request missed: what differs between it and a recorded request, field by field,
- * e.g. `body.messages[1].content: recorded "What is 15 + 27?", got "What is 2 + 2?"`.
+ * e.g. `body.messages[1].content: recorded "What is 15 + 27?", got "What is 2 + 2?"`, or for an
+ * upload `body.file: recorded file "a.wav" (audio/wav, 3244 bytes, sha256 1f0e9a3c2b7d), got …`.
  */
-import type { RequestView } from './request-view.js';
+import { canonicalJson } from '../json-path.js';
+import { describePart, partValue, type FormBody, type FormPart } from './form.js';
+import type { BodyView, RequestView } from './request-view.js';
 
 const MAX_VALUE = 120;
 
@@ -15,12 +18,35 @@ export function differences(recorded: RequestView, got: RequestView): string[] {
   diffValue('header', recorded.headers, got.headers, out);
   const [a, b] = [recorded.body, got.body];
   if (a.kind === 'json' && b.kind === 'json') diffValue('body', a.value, b.value, out);
-  else if (a.kind === 'bytes' && b.kind === 'bytes') {
-    if (!a.bytes.equals(b.bytes)) out.push(`body: recorded ${describeBytes(a.bytes)}, got ${describeBytes(b.bytes)}`);
-  } else {
-    out.push(`body: recorded ${a.kind === 'json' ? 'JSON' : describeBytes(a.bytes)}, got ${b.kind === 'json' ? 'JSON' : describeBytes(b.bytes)}`);
-  }
+  else if (a.kind === 'form' && b.kind === 'form') diffForms(a, b, out);
+  else if (a.kind !== 'bytes' || b.kind !== 'bytes' || !a.bytes.equals(b.bytes)) out.push(`body: recorded ${describeBody(a)}, got ${describeBody(b)}`);
   return out;
+}
+
+/** Each part with its path: `body.file`, and `body.file[1]` for the second part of one name. */
+export function partPaths(parts: readonly FormPart[]): [string, FormPart][] {
+  const seen = new Map<string, number>();
+  return parts.map((part) => {
+    const n = seen.get(part.name) ?? 0;
+    seen.set(part.name, n + 1);
+    const path = childPath('body', part.name);
+    return [n === 0 ? path : `${path}[${n}]`, part];
+  });
+}
+
+/** One line per part that differs (a JSON part with the same name, filename and type: per field inside it). */
+function diffForms(recorded: FormBody, got: FormBody, out: string[]): void {
+  if (recorded.encoding !== got.encoding) out.push(`body: recorded ${describeBody(recorded)}, got ${describeBody(got)}`);
+  const before = new Map(partPaths(recorded.parts));
+  const after = new Map(partPaths(got.parts));
+  for (const path of new Set([...before.keys(), ...after.keys()])) {
+    const a = before.get(path);
+    const b = after.get(path);
+    if (!a) out.push(`${path}: recorded nothing, got ${describePart(b!, show)}`);
+    else if (!b) out.push(`${path}: recorded ${describePart(a, show)}, got nothing`);
+    else if (a.content.kind === 'json' && b.content.kind === 'json' && a.filename === b.filename && a.type === b.type) diffValue(path, a.content.value, b.content.value, out);
+    else if (canonicalJson(partValue(a)) !== canonicalJson(partValue(b))) out.push(`${path}: recorded ${describePart(a, show)}, got ${describePart(b, show)}`);
+  }
 }
 
 /** Query pairs by name, values in order: the shape differences and fingerprints give a query. */
@@ -62,6 +88,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function show(value: unknown): string {
   const text = JSON.stringify(value) ?? 'undefined';
   return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE)}…` : text;
+}
+
+function describeBody(body: BodyView): string {
+  if (body.kind === 'json') return 'JSON';
+  if (body.kind === 'form') return body.encoding === 'multipart' ? 'a multipart form' : 'an urlencoded form';
+  return describeBytes(body.bytes);
 }
 
 function describeBytes(bytes: Buffer): string {

@@ -2,10 +2,12 @@
  * A request's fingerprint for the nearest-recording search: every field that takes part in
  * matching, as its path and a number hashed from the path and the value. Fields go three levels
  * deep (`body.messages[2]`, `body.metadata.case`, `query.limit[0]`); a deeper value is one field,
- * hashed whole, so that a changed message or tool is one field, as a person counts it. Numbers,
+ * hashed whole, so that a changed message or tool is one field, as a person counts it; so is each
+ * part of a form (`body.file`). Numbers,
  * not the values, so a fingerprint costs little to keep for every recording.
  */
-import { childPath, groupPairs } from './diff.js';
+import { childPath, groupPairs, partPaths } from './diff.js';
+import { partValue } from './form.js';
 import type { RequestView } from './request-view.js';
 
 /** `body` is level 1, `body.messages` 2, `body.messages[2]` 3. */
@@ -31,7 +33,11 @@ export function fingerprint(view: RequestView): Fingerprint {
   walk('query', groupPairs(view.query), 1, field);
   walk('header', view.headers, 1, field);
   if (view.body.kind === 'json') walk('body', view.body.value, 1, field);
-  else {
+  else if (view.body.kind === 'form') {
+    // A part is one field, as a person counts them: a changed upload is one difference.
+    field('body', `form:${view.body.encoding}`);
+    for (const [path, part] of partPaths(view.body.parts)) field(path, partValue(part));
+  } else {
     out.paths.push('body');
     out.keys.push(new Hash().text('body').bytes(view.body.bytes).done());
   }

@@ -1,15 +1,17 @@
 /**
  * The parts of a request that take part in matching, normalised so that equal requests look
- * equal: JSON bodies parsed (key order and whitespace gone, ignored fields removed), query
- * parameters sorted by name, chosen headers by lower-case name. Scheme, host and every other
- * header never take part, so a cassette replays whatever the upstream and whatever the SDK version.
+ * equal: JSON bodies parsed (key order and whitespace gone, ignored fields removed), form bodies
+ * field by field (form.ts), query parameters sorted by name, chosen headers by lower-case name.
+ * Scheme, host and every other header never take part, so a cassette replays whatever the
+ * upstream and whatever the SDK version.
  */
 import type { Body, HeaderMap } from '../cassette/types.js';
 import { toBody } from '../cassette/codec.js';
 import { canonicalJson, parseJsonBody, removePaths, type JsonPath } from '../json-path.js';
+import { formBody, partValue, type FormBody } from './form.js';
 import { normalizeJson, normalizeText, normalizer } from './normalize.js';
 
-export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer };
+export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer } | FormBody;
 
 export interface RequestView {
   method: string;
@@ -64,7 +66,7 @@ export class RequestViewer {
         lower[name] = values === undefined ? [] : Array.isArray(values) ? values : [values];
       }
     }
-    return { method: method.toUpperCase(), path: parsed.pathname, query, headers: lower, body: this.bodyView(body) };
+    return { method: method.toUpperCase(), path: parsed.pathname, query, headers: lower, body: this.bodyView(body, headerValue(headers, 'content-type')) };
   }
 
   /**
@@ -73,10 +75,14 @@ export class RequestViewer {
    */
   key(view: RequestView): string {
     const head = `${view.method} ${view.path}\n${JSON.stringify(view.query)}\n${JSON.stringify(view.headers)}\n`;
-    return view.body.kind === 'json' ? `${head}json:${canonicalJson(view.body.value)}` : `${head}bytes:${view.body.bytes.toString('latin1')}`;
+    const { body } = view;
+    if (body.kind === 'json') return `${head}json:${canonicalJson(body.value)}`;
+    // A file is in the key by its digest: the key stays short whatever the upload's size.
+    if (body.kind === 'form') return `${head}form:${body.encoding}:${canonicalJson(body.parts.map((part) => [part.name, partValue(part)]))}`;
+    return `${head}bytes:${body.bytes.toString('latin1')}`;
   }
 
-  private bodyView(body: Body | Buffer | undefined): BodyView {
+  private bodyView(body: Body | Buffer | undefined, contentType: string | undefined): BodyView {
     const bytes = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const first = firstNonSpace(bytes);
     if (first === 0x7b || first === 0x5b) {
@@ -89,8 +95,15 @@ export class RequestViewer {
         // Not JSON after all, or nested too deep to walk (json-path.ts): compared byte for byte.
       }
     }
+    const form = formBody(contentType, bytes, { ignore: this.rules.ignore, normalize: this.normalize });
+    if (form) return form;
     return { kind: 'bytes', bytes: this.normalize ? normalizeText(bytes, this.normalize) : bytes };
   }
+}
+
+function headerValue(headers: HeaderMap, lowerName: string): string | undefined {
+  for (const [name, values] of Object.entries(headers)) if (name.toLowerCase() === lowerName) return values[0];
+  return undefined;
 }
 
 function firstNonSpace(bytes: Buffer): number | undefined {

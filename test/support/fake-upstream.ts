@@ -1,11 +1,12 @@
 /**
  * A fake OpenAI on 127.0.0.1 serving realistic responses: the two streamed turns of seed.yaml
  * (a tool call, then the answer), a plain chat completion, a Responses API stream with named
- * events, embeddings, binary audio, a gzip-encoded model list, and OpenAI's 401 error shape.
+ * events, embeddings, binary audio, transcriptions and file uploads (multipart in, OpenAI's JSON
+ * out), a gzip-encoded model list, and OpenAI's 401 error shape.
  * It records every request it sees, can hold a stream after its first event until released, and
  * answers `POST /v1/raw` with its request body as raw bytes (a hostile upstream).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -154,8 +155,23 @@ export class FakeUpstream {
         res.writeHead(200, status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
         return void res.end(text);
       }
-      case 'POST /v1/audio/transcriptions':
-        return json(res, 200, { text: `transcribed ${seen.body.length} bytes` });
+      case 'POST /v1/audio/transcriptions': {
+        const form = await formOf(req, seen.body);
+        const file = form?.get('file');
+        if (!(file instanceof File) || !form?.get('model')) return json(res, 400, invalidUpload("'file' and 'model' are required"));
+        // Like OpenAI's `json` response format; the text names the upload, so each file gets its own answer.
+        const bytes = Buffer.from(await file.arrayBuffer());
+        return json(res, 200, { text: `Transcript of ${file.name}: ${bytes.length} bytes, ${sha256(bytes).slice(0, 12)}.`, usage: { type: 'duration', seconds: 3 } });
+      }
+      case 'POST /v1/files': {
+        const form = await formOf(req, seen.body);
+        const file = form?.get('file');
+        const purpose = form?.get('purpose');
+        if (!(file instanceof File) || typeof purpose !== 'string') return json(res, 400, invalidUpload("'file' and 'purpose' are required"));
+        const bytes = Buffer.from(await file.arrayBuffer());
+        // OpenAI's FileObject.
+        return json(res, 200, { object: 'file', id: `file-${sha256(bytes).slice(0, 22)}`, purpose, filename: file.name, bytes: bytes.length, created_at: 1753124512, expires_at: null, status: 'processed', status_details: null });
+      }
       case 'POST /v1/reset':
         // Two events, then the connection drops: a reset mid-stream.
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -195,6 +211,23 @@ export class FakeUpstream {
     }
     res.end();
   }
+}
+
+/** A multipart request's fields, read by the platform's own parser (undici's), not the proxy's. */
+async function formOf(req: IncomingMessage, body: Buffer): Promise<FormData | undefined> {
+  try {
+    return await new Request('http://fake.invalid/', { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body }).formData();
+  } catch {
+    return undefined;
+  }
+}
+
+function invalidUpload(message: string): unknown {
+  return { error: { message, type: 'invalid_request_error', param: null, code: null } };
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function parseJson(bytes: Buffer): Record<string, unknown> {
