@@ -34,8 +34,8 @@ test('afterCapture, then beforeSave, see each recorded interaction with its exch
       return withResponseHeader(interaction, 'X-Hooked', `after capture, ${key}`);
     },
     beforeSave: (interaction) => {
-      seen.push('beforeSave');
-      return withResponseHeader(interaction, 'X-Before-Save', String(interaction.response.headers['X-Hooked']));
+      seen.push(`beforeSave ${String(interaction.response.headers['X-Hooked']).replace(key, 'the key')}`);
+      return withResponseHeader(interaction, 'X-Before-Save', `before save, ${key}`);
     },
   };
   const proxy = await startTestProxy(t, { upstream: new URL(upstream.url) }, silentLogger(), [feature]);
@@ -45,9 +45,9 @@ test('afterCapture, then beforeSave, see each recorded interaction with its exch
   await res.arrayBuffer();
 
   const [interaction] = (await cassetteWith(proxy, 1)).interactions;
-  assert.deepEqual(seen, ['afterCapture openai record', 'beforeSave']);
+  assert.deepEqual(seen, ['afterCapture openai record', 'beforeSave after capture, the key']);
   assert.deepEqual(interaction.response.headers['X-Hooked'], ['after capture, [REDACTED]']);
-  assert.deepEqual(interaction.response.headers['X-Before-Save'], ['after capture, [REDACTED]']);
+  assert.deepEqual(interaction.response.headers['X-Before-Save'], ['before save, [REDACTED]']);
   assert.ok(!(await readFile(proxy.defaultCassette, 'utf8')).includes(key));
 });
 
