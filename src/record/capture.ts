@@ -1,7 +1,7 @@
 /**
- * The copy of a completed exchange → a go-vcr interaction, holding what a Go client would have held: request
- * headers the client set (no hop-by-hop or transport headers), header names in Go's spelling,
- * the transfer encoding moved out of the headers, and a decoded body flagged `uncompressed`.
+ * The copy of a completed exchange → a go-vcr interaction, holding what a Go client would have
+ * held: request headers the client set (no hop-by-hop or transport headers), header names in Go's
+ * spelling, the transfer encoding moved out of the headers, and a decoded body flagged `uncompressed`.
  */
 import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
 import { toBody } from '../cassette/codec.js';
