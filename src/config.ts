@@ -48,12 +48,6 @@ export interface Config {
   shutdownGraceMs: number;
 }
 
-/** The full upstream URL of a request path: the upstream's own path, if any, comes first. */
-export function upstreamUrl(upstream: URL, path: string): string {
-  const prefix = upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, '');
-  return `${upstream.origin}${prefix}${path}`;
-}
-
 /** Checks an upstream base URL; returns a problem to report, or the parsed URL. */
 export function parseUpstream(text: string): URL | string {
   let url: URL;

@@ -38,7 +38,7 @@ export function silentLogger(): Logger {
 }
 
 /** The fields of an exchange's line, which a terminal shows as one sentence rather than as an object. */
-const EXCHANGE_FIELDS = ['method', 'path', 'mode', 'outcome', 'status', 'duration_ms', 'cassette', 'error', 'detail'] as const;
+const EXCHANGE_FIELDS = ['method', 'path', 'mode', 'outcome', 'status', 'duration_ms', 'cassette', 'upstream', 'error', 'detail'] as const;
 type LogRecord = Partial<Record<(typeof EXCHANGE_FIELDS)[number] | 'msg', unknown>>;
 
 /**

@@ -13,8 +13,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly exchanges = new Counter({
     name: 'cassette_proxy_exchanges_total',
-    help: 'Exchanges by the mode they ran in and how they ended',
-    labelNames: ['mode', 'outcome'] as const,
+    help: 'Exchanges by the mode they ran in, how they ended and the upstream they were for',
+    labelNames: ['mode', 'outcome', 'upstream'] as const,
     registers: [this.registry],
   });
   readonly upstreamSeconds = new Histogram({
@@ -68,12 +68,12 @@ export class Metrics {
 
   private readonly exchangeCounters = new Map<string, { inc(): void }>();
 
-  /** Counts one exchange; the labelled child is looked up once per mode and outcome, not hashed per call. */
-  countExchange(mode: string, outcome: Outcome): void {
-    const key = `${mode} ${outcome}`;
+  /** Counts one exchange; the labelled child is looked up once per label set, not hashed per call. */
+  countExchange(mode: string, outcome: Outcome, upstream: string): void {
+    const key = `${mode} ${outcome} ${upstream}`;
     let counter = this.exchangeCounters.get(key);
     if (!counter) {
-      counter = this.exchanges.labels(mode, outcome);
+      counter = this.exchanges.labels(mode, outcome, upstream);
       this.exchangeCounters.set(key, counter);
     }
     counter.inc();

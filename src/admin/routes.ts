@@ -9,7 +9,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cassettePath } from '../cassette/names.js';
-import { ProxyError, sendError } from '../errors.js';
+import { ProxyError, asProxyError } from '../errors.js';
+import { sendError, type ErrorRenderer } from '../http/respond.js';
 import type { Metrics } from '../metrics.js';
 import { MODES, type Mode } from '../mode.js';
 import { readBody } from '../read-body.js';
@@ -53,6 +54,8 @@ export interface AdminContext {
   cassetteDir: string;
   metrics: Metrics;
   cassettes(): CassetteSummary[];
+  /** How the admin API's errors look: as the default upstream's API shapes them, so one client reads both. */
+  errors: ErrorRenderer;
 }
 
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AdminContext): Promise<void> {
@@ -84,7 +87,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
       }
     }
   } catch (err) {
-    sendError(res, err instanceof ProxyError ? err : new ProxyError('internal_error', String(err), { cause: err }));
+    sendError(res, asProxyError(err), ctx.errors);
   }
 }
 

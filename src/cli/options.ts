@@ -19,6 +19,7 @@ import { parseJsonPath, type JsonPath } from '../json-path.js';
 import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { openai } from '../providers/openai.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -53,7 +54,7 @@ export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export const FLAGS = {
   mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
-  upstream: { type: 'string', default: 'https://api.openai.com', describe: 'Base URL requests are forwarded to (http:// or https://, no query or fragment); its path prefixes every request path' },
+  upstream: { type: 'string', default: openai.baseUrl, describe: 'Base URL requests are forwarded to (http:// or https://, no query or fragment); its path prefixes every request path' },
   host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
   'allowed-host': {
     type: 'string',

@@ -4,6 +4,7 @@
  * run to run no longer decides which recording answers. The built-in ignore list leaves out request
  * fields that change between runs or SDK versions but cannot change the model's answer.
  */
+import type { Feature } from '../exchange/hooks.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
 
 /** What every match becomes; shown as such in a miss message's differences. */
@@ -17,8 +18,13 @@ export const BUILTIN_IGNORE: readonly JsonPath[] = ['user', 'safety_identifier',
   (text) => parseJsonPath(text) as JsonPath,
 );
 
+/** --match-normalize as a feature: every string that takes part in matching, on both sides, normalised after parsing. */
+export function normalization(patterns: readonly RegExp[]): Feature {
+  return { beforeMatch: { text: normalizer(patterns) } };
+}
+
 /** The function that normalises one string, or undefined when there is nothing to do (no per-request cost). */
-export function normalizer(patterns: readonly RegExp[]): ((text: string) => string) | undefined {
+function normalizer(patterns: readonly RegExp[]): ((text: string) => string) | undefined {
   if (patterns.length === 0) return undefined;
   const global = patterns.map((p) => (p.global ? p : new RegExp(p.source, `${p.flags}g`)));
   return (text) => {

@@ -7,9 +7,10 @@
  */
 import type { Body, HeaderMap } from '../cassette/types.js';
 import { toBody } from '../cassette/codec.js';
+import type { MatchPreparation } from '../exchange/hooks.js';
 import { canonicalJson, parseJsonBody, removePaths, type JsonPath } from '../json-path.js';
 import { formBody, partValue, type FormBody } from './form.js';
-import { normalizeJson, normalizeText, normalizer } from './normalize.js';
+import { normalizeJson, normalizeText } from './normalize.js';
 
 export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer } | FormBody;
 
@@ -28,10 +29,8 @@ export interface MatchRules {
   ignore: readonly JsonPath[];
   /** Headers that must match too (--match-header), any casing. */
   headers: readonly string[];
-  /** Matches inside body strings and query values become one placeholder (--match-normalize). */
-  normalize?: readonly RegExp[];
-  /** Applied to both sides before matching: the redaction that recording applies. */
-  redact?: (request: { url: string; headers: HeaderMap; body: Body }) => { url: string; headers?: HeaderMap; body?: Body };
+  /** The beforeMatch hooks (exchange/hooks.ts), applied to both sides: redaction, --match-normalize. */
+  prepare?: MatchPreparation;
 }
 
 export class RequestViewer {
@@ -40,7 +39,7 @@ export class RequestViewer {
 
   constructor(private readonly rules: MatchRules) {
     this.headerNames = [...new Set(rules.headers.map((h) => h.toLowerCase()))].sort();
-    this.normalize = normalizer(rules.normalize ?? []);
+    this.normalize = rules.prepare?.text;
   }
 
   /** `url` may be absolute (a recording) or a path with query (an incoming request). */
@@ -48,12 +47,8 @@ export class RequestViewer {
     let headers: HeaderMap = {};
     for (const [name, value] of Object.entries(rawHeaders)) if (value !== undefined) headers[name] = Array.isArray(value) ? value : [value];
     let body: Body = rawBody === undefined ? '' : Buffer.isBuffer(rawBody) ? toBody(rawBody) : rawBody;
-    if (this.rules.redact) {
-      const redacted = this.rules.redact({ url, headers, body });
-      ({ url } = redacted);
-      headers = redacted.headers ?? {};
-      body = redacted.body ?? '';
-    }
+    const prepare = this.rules.prepare?.request;
+    if (prepare) ({ url, headers, body } = prepare({ url, headers, body }));
     const parsed = new URL(url, 'http://cassette-proxy.invalid');
     const normalize = this.normalize;
     const params: [string, string][] = normalize ? [...parsed.searchParams].map(([name, value]) => [name, normalize(value)]) : [...parsed.searchParams];

@@ -1,59 +1,27 @@
 /**
- * A completed exchange → a go-vcr interaction, holding what a Go client would have held: request
- * headers the client set (no hop-by-hop or transport headers), header names in Go's spelling,
- * the transfer encoding moved out of the headers, and a decoded body flagged `uncompressed`.
+ * The copy of a completed exchange → a go-vcr interaction, holding what a Go client would have
+ * held: request headers the client set (no hop-by-hop or transport headers), header names in Go's
+ * spelling, the transfer encoding moved out of the headers, and a decoded body flagged `uncompressed`.
  */
 import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
 import { toBody } from '../cassette/codec.js';
 import type { FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
-
-export interface CapturedResponse {
-  httpVersionMajor: number;
-  httpVersionMinor: number;
-  statusCode: number;
-  statusMessage: string;
-  /** Node's rawHeaders: [name, value, name, value, …] in arrival order. */
-  rawHeaders: readonly string[];
-  body: Buffer;
-  /** True when `body` was decoded from the response's Content-Encoding. */
-  decoded: boolean;
-}
-
-export interface CapturedExchange {
-  method: string;
-  /** The full upstream URL the request went to. */
-  url: string;
-  rawHeaders: readonly string[];
-  body: Buffer;
-  response: CapturedResponse;
-  /** From sending the request until the response headers arrived, as go-vcr measures. */
-  durationNs: bigint;
-  /** For SSE: when each event had arrived, in ms after the response headers. */
-  eventOffsetsMs?: number[];
-}
+import type { Capture } from '../exchange/exchange.js';
+import { HOP_BY_HOP, rawHeaderValues } from '../http/headers.js';
 
 /** Headers that belong to one connection, or that Go's transport adds itself: never recorded on a request. */
-const NOT_RECORDED_REQUEST = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'host',
-  'content-length',
-  'x-cassette',
-]);
+const NOT_RECORDED_REQUEST: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'content-length']);
+
+const NOT_RECORDED_RESPONSE: ReadonlySet<string> = new Set(['transfer-encoding']);
 
 const FORM_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-export function toInteraction(x: CapturedExchange): NewInteraction {
+export function toInteraction(x: Capture): NewInteraction {
   const requestHeaders = headerMap(x.rawHeaders, NOT_RECORDED_REQUEST);
   const url = new URL(x.url);
   const res = x.response;
-  const responseHeaders = headerMap(res.rawHeaders, new Set(['transfer-encoding']));
-  const transferEncoding = headerValues(res.rawHeaders, 'transfer-encoding')
+  const responseHeaders = headerMap(res.rawHeaders, NOT_RECORDED_RESPONSE);
+  const transferEncoding = rawHeaderValues(res.rawHeaders, 'transfer-encoding')
     .flatMap((v) => v.split(','))
     .map((v) => v.trim())
     .filter(Boolean);
@@ -63,7 +31,7 @@ export function toInteraction(x: CapturedExchange): NewInteraction {
     delete responseHeaders['Content-Encoding'];
     delete responseHeaders['Content-Length'];
   } else if (transferEncoding.length === 0) {
-    const declared = Number(headerValues(res.rawHeaders, 'content-length')[0]);
+    const declared = Number(rawHeaderValues(res.rawHeaders, 'content-length')[0]);
     if (Number.isInteger(declared) && declared >= 0) contentLength = declared;
   }
   const interaction: NewInteraction = {
@@ -104,12 +72,6 @@ function headerMap(raw: readonly string[], skip: ReadonlySet<string>): HeaderMap
     if (skip.has(name.toLowerCase())) continue;
     (out[canonicalHeaderKey(name)] ??= []).push(raw[i + 1]!);
   }
-  return out;
-}
-
-function headerValues(raw: readonly string[], lowerName: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) out.push(raw[i + 1]!);
   return out;
 }
 

@@ -6,6 +6,7 @@
  */
 import { canDecode, storedEncoding } from '../cassette/decode.js';
 import type { Body, HeaderMap, Interaction } from '../cassette/types.js';
+import { headerValue } from '../http/headers.js';
 import { parseJsonBody } from '../json-path.js';
 import {
   REDACTED,
@@ -87,7 +88,7 @@ export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>
   headers('request.headers', request.headers);
   if (request.body !== undefined) {
     shapes('request.body', latin1(request.body));
-    requestBodyFields(request.body, contentType(request.headers), (field, secrets) => {
+    requestBodyFields(request.body, headerValue(request.headers, 'content-type'), (field, secrets) => {
       leaks.push({ where: `request.body.${field}`, what: 'a credential field that was not redacted' });
       for (const secret of secrets) sent.add(secret);
     });
@@ -133,12 +134,6 @@ function requestBodyFields(body: Body, type: string | undefined, found: (field: 
   } catch {
     // Not JSON, or nested too deep to walk: the shape checks still ran.
   }
-}
-
-/** True when the headers say the body is still in a content coding (gzip, br, …), not as the API wrote it. */
-function contentType(headers: HeaderMap | undefined): string | undefined {
-  for (const [name, values] of Object.entries(headers ?? {})) if (name.toLowerCase() === 'content-type') return values[0];
-  return undefined;
 }
 
 /** A string body as it is, a binary one with each byte as one character. */

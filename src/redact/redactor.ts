@@ -12,6 +12,7 @@
  * The upstream still gets the real request: only the copy for the cassette is changed.
  */
 import type { Body, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
+import { headerValue } from '../http/headers.js';
 import { JsonTooDeep, MAX_JSON_DEPTH, parseJsonBody, replacePaths, type JsonPath } from '../json-path.js';
 import {
   REDACTED,
@@ -228,11 +229,6 @@ export class Redactor {
     }
     return changed ? parsed.toString() : url;
   }
-}
-
-function headerValue(headers: HeaderMap | undefined, lowerName: string): string | undefined {
-  for (const [name, values] of Object.entries(headers ?? {})) if (name.toLowerCase() === lowerName) return values[0];
-  return undefined;
 }
 
 function safeUrl(url: string): URL | undefined {

@@ -3,21 +3,22 @@
  * `cassette-proxy redact`) and the leak finder (`cassette-proxy scan`) read only these
  * definitions, so what scan flags, redact fixes: secret header names, query parameters and body
  * field names; the literal credentials inside a header value; and the shapes of keys and tokens
- * that are masked wherever they appear.
+ * that are masked wherever they appear. The header and parameter names are the ones below plus
+ * those each provider profile declares (providers/registry.ts).
  */
+import { PROFILES } from '../providers/registry.js';
 
 export const REDACTED = '[REDACTED]';
 
 /** Literal credentials shorter than this occur by chance too often to be masked everywhere. */
 export const MIN_SECRET_LENGTH = 8;
 
-export const BUILTIN_SECRET_HEADERS = [
+/** HTTP's own credential headers, and those of gateways and of APIs that have no profile yet. */
+const GENERAL_SECRET_HEADERS = [
   'authorization',
   'proxy-authorization',
   'api-key', // Azure OpenAI
   'x-api-key', // Anthropic, many gateways
-  'openai-organization',
-  'openai-project',
   'cookie',
   'set-cookie',
   'x-goog-api-key', // Google Gemini
@@ -28,9 +29,13 @@ export const BUILTIN_SECRET_HEADERS = [
   'ocp-apim-subscription-key', // Azure API Management
   'x-amz-security-token', // AWS temporary credentials (Bedrock)
   'x-auth-token',
-] as const;
+];
 
-export const SECRET_QUERY_PARAMS = ['api-key', 'api_key', 'apikey', 'key', 'access_token', 'token', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'sig'] as const;
+export const BUILTIN_SECRET_HEADERS: readonly string[] = [...new Set([...GENERAL_SECRET_HEADERS, ...PROFILES.flatMap((p) => p.credentialHeaders)])];
+
+const GENERAL_SECRET_PARAMS = ['api-key', 'api_key', 'apikey', 'key', 'access_token', 'token', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'sig'];
+
+export const SECRET_QUERY_PARAMS: readonly string[] = [...new Set([...GENERAL_SECRET_PARAMS, ...PROFILES.flatMap((p) => p.credentialParams)])];
 
 /**
  * Body fields (JSON keys, multipart and urlencoded form fields) that hold credentials. A bare

@@ -3,11 +3,12 @@
  * A miss names the cassette, the request, the nearest recording and what differed, field by field.
  */
 import { createHash } from 'node:crypto';
-import { upstreamUrl } from '../config.js';
 import { ProxyError } from '../errors.js';
 import type { Interaction } from '../cassette/types.js';
+import type { NearAnswer } from '../exchange/exchange.js';
 import type { RequestView, RequestViewer } from '../match/request-view.js';
 import type { Lookup } from '../match/table.js';
+import { upstreamUrl, type Upstream } from '../providers/profile.js';
 import type { ReplayCassettes } from './cassettes.js';
 import { displayPath } from '../cassette/names.js';
 
@@ -19,12 +20,6 @@ export interface IncomingRequest {
   url: string;
   headers: NodeJS.Dict<string | string[]>;
   body: Buffer;
-}
-
-/** A recording that answers a miss in its stead (`--on-miss nearest`), and what differs, as the miss's error would list it. */
-export interface NearAnswer {
-  interaction: Interaction;
-  differences: string[];
 }
 
 /**
@@ -39,8 +34,6 @@ export class Replayer {
   constructor(
     private readonly cassettes: ReplayCassettes,
     private readonly viewer: RequestViewer,
-    /** Requests match recordings by the path they would have had upstream (its path prefix added). */
-    private readonly upstream: URL,
   ) {}
 
   /**
@@ -52,12 +45,17 @@ export class Replayer {
   private readonly knownKeys = new Map<string, string>();
   private knownChars = 0;
 
-  /** The recording that answers `request` from `file`; throws a ProxyError when the cassette is unusable. */
-  async find(request: IncomingRequest, file: string): Promise<Found> {
+  /**
+   * The recording that answers `request` from `file`; throws a ProxyError when the cassette is
+   * unusable. Requests match recordings by the path they would have had at `upstream` (its path
+   * prefix added).
+   */
+  async find(request: IncomingRequest, file: string, upstream: Upstream): Promise<Found> {
     const table = await this.cassettes.table(file);
+    const url = upstreamUrl(upstream, request.url);
     let view: RequestView | undefined;
-    const viewOf = (): RequestView => (view ??= this.viewer.view(request.method, upstreamUrl(this.upstream, request.url), request.headers, request.body));
-    const digest = exactDigest(request);
+    const viewOf = (): RequestView => (view ??= this.viewer.view(request.method, url, request.headers, request.body));
+    const digest = exactDigest(request, url);
     let key = digest === undefined ? undefined : this.knownKeys.get(digest);
     const known = key !== undefined;
     key ??= this.viewer.key(viewOf());
@@ -100,9 +98,9 @@ const KNOWN_MAX_CHARS = 16 * 1024 * 1024;
 const KNOWN_MAX_BODY = 64 * 1024;
 
 /** A digest of everything a request view is made from; undefined for a body too large to remember. */
-function exactDigest(request: IncomingRequest): string | undefined {
+function exactDigest(request: IncomingRequest, url: string): string | undefined {
   if (request.body.length > KNOWN_MAX_BODY) return undefined;
-  let out = `${request.method} ${request.url}\n`;
+  let out = `${request.method} ${url}\n`;
   for (const name of Object.keys(request.headers)) {
     const value = request.headers[name];
     if (value === undefined) continue;

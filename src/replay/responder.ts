@@ -1,6 +1,6 @@
 /**
  * Sends a recorded response: the recorded status and headers (framing headers made right for the
- * body actually sent), a JSON or binary body in one piece, and an SSE body event by event. With
+ * body actually sent), a JSON or binary body in one piece, and a streamed body event by event. With
  * recorded pacing, the headers wait the recorded `duration` and each event keeps its recorded
  * offset, both divided by the speed factor; a cassette without offsets gets the first-byte delay only.
  */
@@ -9,8 +9,10 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HEADER_NAME, parseDuration } from '../cassette/go.js';
 import { EXTENSION_KEY, type Interaction } from '../cassette/types.js';
+import type { Reply } from '../exchange/hooks.js';
+import { HOP_BY_HOP } from '../http/headers.js';
 import type { ReplayLatency } from '../mode.js';
-import { isEventStream, splitEvents } from '../sse.js';
+import type { StreamFraming } from '../providers/profile.js';
 
 export interface Pacing {
   latency: ReplayLatency;
@@ -31,22 +33,23 @@ export const MATCH_HEADER = 'x-cassette-match';
  * Framing and connection headers: the proxy's own connection to the client decides these. And
  * MATCH_HEADER, which this proxy sets: one recorded through another cassette-proxy is not replayed.
  */
-const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade', MATCH_HEADER]);
+const NOT_REPLAYED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', MATCH_HEADER]);
 
-/** `onStream` is told when an event stream starts, and calls back what it returns when it ends. */
 interface Prepared {
   headers: string[];
   body: Buffer;
   statusMessage: string | undefined;
-  stream: boolean;
+  /** The events of a streamed answer, as its provider frames them; undefined for one sent whole. */
+  events: Uint8Array[] | undefined;
+  framing: StreamFraming;
 }
 
 /** The parts of a recorded answer, worked out once per interaction instead of once per request. */
 const prepared = new WeakMap<Interaction, Prepared>();
 
-function prepare(interaction: Interaction): Prepared {
+function prepare(interaction: Interaction, framing: StreamFraming): Prepared {
   let ready = prepared.get(interaction);
-  if (ready) return ready;
+  if (ready?.framing === framing) return ready;
   const { response } = interaction;
   const headers: string[] = [];
   let contentType: string | undefined;
@@ -58,26 +61,32 @@ function prepare(interaction: Interaction): Prepared {
     for (const value of values) if (!INVALID_HEADER_VALUE.test(value)) headers.push(name, value);
   }
   const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : Buffer.from(response.body);
-  const stream = isEventStream(contentType);
-  if (!stream) headers.push('Content-Length', String(body.length));
-  ready = { headers, body, statusMessage: response.status.replace(/^\d+\s*/, '') || undefined, stream };
+  const events = framing.isStream(contentType) ? framing.split(body) : undefined;
+  if (!events) headers.push('Content-Length', String(body.length));
+  ready = { headers, body, statusMessage: response.status.replace(/^\d+\s*/, '') || undefined, events, framing };
   prepared.set(interaction, ready);
   return ready;
 }
 
-/** `match`: the MATCH_HEADER value. */
-export async function sendRecorded(res: ServerResponse, interaction: Interaction, pacing: Pacing, match: string, onStream?: () => () => void): Promise<void> {
+export interface ReplaySettings {
+  pacing: Pacing;
+  /** Told when an event stream starts; what it returns is called when the stream ends. */
+  onStream?: () => () => void;
+}
+
+/** Sends `reply` (its `match` goes in MATCH_HEADER); `framing`: how the exchange's provider frames a streamed answer. */
+export async function sendRecorded(res: ServerResponse, { interaction, match }: Reply, framing: StreamFraming, { pacing, onStream }: ReplaySettings): Promise<void> {
   const { response } = interaction;
   const paced = pacing.latency === 'recorded';
   // Absolute deadlines, so that timer lateness does not add up over a long stream.
   if (paced) await waitUntil(performance.now() + (parseDuration(response.duration) ?? 0) / 1e6 / pacing.speed);
   const headersAt = performance.now();
 
-  const { headers: recorded, body, statusMessage, stream } = prepare(interaction);
+  const { headers: recorded, body, statusMessage, events } = prepare(interaction, framing);
   if (res.destroyed) return;
   const headers = [...recorded, MATCH_HEADER, match];
 
-  if (!stream) {
+  if (!events) {
     res.writeHead(response.code, statusMessage, headers);
     res.end(body);
     return;
@@ -86,7 +95,7 @@ export async function sendRecorded(res: ServerResponse, interaction: Interaction
   res.flushHeaders();
   if (onStream) res.once('close', onStream());
   const offsets = paced ? interaction[EXTENSION_KEY]?.event_offsets_ms : undefined;
-  for (const [i, event] of splitEvents(body).entries()) {
+  for (const [i, event] of events.entries()) {
     const offset = offsets?.[i];
     if (offset !== undefined) await waitUntil(headersAt + offset / pacing.speed);
     if (res.destroyed) return;

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { ProxyError, sendError } from '../../src/errors.js';
+import { ProxyError } from '../../src/errors.js';
+import { sendError } from '../../src/http/respond.js';
+import { openai } from '../../src/providers/openai.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { capturedLog } from '../support/log.js';
 import { cassetteWith, startTestProxy, type TestProxy } from '../support/proxy.js';
@@ -99,8 +101,8 @@ test('an upstream answer HTTP cannot relay fails that exchange only (a 502, or a
     ['/v1/chat/completions', '/v1/embeddings'],
     'only the two good exchanges were saved',
   );
-  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="record",outcome="error"}'), HOSTILE.length);
-  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="record",outcome="recorded"}'), 2);
+  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="record",outcome="error",upstream="openai"}'), HOSTILE.length);
+  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="record",outcome="recorded",upstream="openai"}'), 2);
   const failed = captured.lines().filter((l) => l.path === '/v1/raw' && l.msg === 'exchange failed');
   assert.equal(failed.length, HOSTILE.length, 'each failure is logged');
   assert.ok(failed.every((l) => l.level === 40 && l.outcome === 'error' && l.error !== undefined), 'at warn, as a failure with its code');
@@ -120,8 +122,8 @@ test('sendError never throws: after a writeHead that threw, after the head went 
   };
   const server = http.createServer((req, res) => {
     poisons[req.url!]!(res);
-    sendError(res, error);
-    sendError(res, error);
+    sendError(res, error, openai);
+    sendError(res, error, openai);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
@@ -137,7 +139,7 @@ test('sendError never throws: after a writeHead that threw, after the head went 
       return 'cut';
     }
   };
-  assert.equal(await get('/after-a-failed-write-head'), `502 false ${error.toBody()}`);
+  assert.equal(await get('/after-a-failed-write-head'), `502 false ${openai.renderError(error).body}`);
   assert.equal(await get('/after-the-head'), 'cut');
   assert.equal(await get('/after-the-end'), '200 null whole');
   assert.equal(await get('/destroyed'), 'cut');
@@ -153,6 +155,6 @@ test('an exchange that failed is never labelled recorded, in replay-or-record to
   assert.equal(res.status, 200);
   await res.arrayBuffer();
   await cassetteWith(proxy, 1);
-  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay-or-record",outcome="error"}'), 2);
-  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay-or-record",outcome="recorded"}'), 1);
+  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay-or-record",outcome="error",upstream="openai"}'), 2);
+  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay-or-record",outcome="recorded",upstream="openai"}'), 1);
 });

@@ -130,7 +130,7 @@ test('metrics and /_proxy/cassettes move by the right amounts after known traffi
   assert.equal(await toolCall(client), 'add');
   await client.embeddings.create({ model: 'text-embedding-3-small', input: 'x' });
   await cassetteWith(proxy, 2);
-  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="record",outcome="recorded"}'), 2);
+  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="record",outcome="recorded",upstream="openai"}'), 2);
   assert.equal(await metric(proxy, 'cassette_proxy_upstream_ttfb_seconds_count'), 2);
   assert.equal(await metric(proxy, 'cassette_proxy_upstream_duration_seconds_count'), 2);
   assert.ok((await metric(proxy, 'cassette_proxy_cassette_saves_total')) >= 1);
@@ -141,8 +141,8 @@ test('metrics and /_proxy/cassettes move by the right amounts after known traffi
   assert.equal(await toolCall(client), 'add');
   assert.equal(await toolCall(client), 'add');
   await assert.rejects(client.embeddings.create({ model: 'text-embedding-3-small', input: 'never recorded' }), (err: any) => err.status === 404);
-  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay",outcome="replayed"}'), 2);
-  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay",outcome="miss"}'), 1);
+  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay",outcome="replayed",upstream="openai"}'), 2);
+  assert.equal(await metric(proxy, 'cassette_proxy_exchanges_total{mode="replay",outcome="miss",upstream="openai"}'), 1);
   assert.equal(await metric(proxy, 'cassette_proxy_upstream_ttfb_seconds_count'), 2, 'replays never touched the upstream');
 
   const { cassettes } = (await (await admin(proxy, 'cassettes')).json()) as any;

@@ -81,7 +81,7 @@ test('--on-miss nearest answers a request that differs in one field with the nea
 
   const metrics = await (await fetch(`${proxy.url}/_proxy/metrics`)).text();
   assert.match(metrics, /^cassette_proxy_nearest_answers_total 1$/m);
-  assert.match(metrics, /^cassette_proxy_exchanges_total\{mode="replay",outcome="replayed"\} 2$/m);
+  assert.match(metrics, /^cassette_proxy_exchanges_total\{mode="replay",outcome="replayed",upstream="openai"\} 2$/m);
   const warned = log.lines().filter((line) => line.level === 40);
   assert.equal(warned.length, 1, 'one warning, for the nearest answer');
   assert.equal(warned[0]!.msg, 'no recording matches: answered with the nearest');

@@ -157,5 +157,5 @@ test('what will not mend says x-should-retry: false: the official client tries a
   const miss: any = await new OpenAI({ apiKey: 'k', baseURL: replay.baseURL, maxRetries: 2 }).models.list().catch((e: unknown) => e);
   assert.equal(miss.status, 404);
   const metrics = await (await fetch(`${replay.url}/_proxy/metrics`)).text();
-  assert.match(metrics, /^cassette_proxy_exchanges_total\{mode="replay",outcome="miss"\} 1$/m, 'attempted once');
+  assert.match(metrics, /^cassette_proxy_exchanges_total\{mode="replay",outcome="miss",upstream="openai"\} 1$/m, 'attempted once');
 });

@@ -18,9 +18,11 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { NewInteraction } from '../../src/cassette/types.js';
 import { cassetteText, serializeInteraction } from '../../src/cassette/codec.js';
+import { Hooks } from '../../src/exchange/hooks.js';
 import { RequestViewer } from '../../src/match/request-view.js';
 import { toInteraction } from '../../src/record/capture.js';
 import { findLeaks } from '../../src/redact/leaks.js';
+import { redaction } from '../../src/redact/redaction.js';
 import { Redactor } from '../../src/redact/redactor.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { startTestProxy } from '../support/proxy.js';
@@ -205,7 +207,7 @@ test('recorder, scan, redact and replay matching agree on every generated creden
       assert.deepEqual(findLeaks(recorded, EXTRA_HEADERS), [], context);
 
       // (d) the client's original request still matches the redacted recording
-      const viewer = new RequestViewer({ ignore: [], headers: where.kind === 'header' ? [where.name] : [], redact: (r) => redactor.redactRequest(r) });
+      const viewer = new RequestViewer({ ignore: [], headers: where.kind === 'header' ? [where.name] : [], prepare: new Hooks([redaction(redactor)]).beforeMatch });
       const incoming = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value]));
       const live = viewer.key(viewer.view('POST', original.request.url, incoming, Buffer.from(request.body)));
       const replayed = viewer.key(viewer.view('POST', recorded.request.url, recorded.request.headers!, recorded.request.body));

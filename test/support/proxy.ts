@@ -5,6 +5,7 @@ import type { TestContext } from 'node:test';
 import { load, CORE_SCHEMA, binaryTag } from 'js-yaml';
 import OpenAI from 'openai';
 import type { Config } from '../../src/config.js';
+import type { Feature } from '../../src/exchange/hooks.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { startProxy, type RunningProxy } from '../../src/server/server.js';
 import assert from 'node:assert/strict';
@@ -18,8 +19,8 @@ export interface TestProxy extends RunningProxy {
   client(apiKey: string, options?: { cassette?: string }): OpenAI;
 }
 
-/** `log`: where the proxy logs (silent by default). */
-export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }, log: Logger = silentLogger()): Promise<TestProxy> {
+/** `log`: where the proxy logs (silent by default); `features`: hooks registered on top of the built-in ones. */
+export async function startTestProxy(t: TestContext, overrides: Partial<Config> & { upstream: URL }, log: Logger = silentLogger(), features: readonly Feature[] = []): Promise<TestProxy> {
   const temp = await tempDir();
   const config: Config = {
     mode: 'record',
@@ -48,7 +49,7 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     headersTimeoutMs: 30_000,
     ...overrides,
   };
-  const proxy = await startProxy(config, log);
+  const proxy = await startProxy(config, log, undefined, features);
   t.after(async () => {
     await proxy.close();
     await temp.remove();

@@ -13,12 +13,15 @@ import { differences } from '../../src/match/diff.js';
 import { fingerprint } from '../../src/match/fingerprint.js';
 import { RequestViewer, type MatchRules, type RequestView } from '../../src/match/request-view.js';
 import { MatchTable } from '../../src/match/table.js';
+import { Hooks } from '../../src/exchange/hooks.js';
+import { normalization } from '../../src/match/normalize.js';
+import { redaction } from '../../src/redact/redaction.js';
 import { Redactor } from '../../src/redact/redactor.js';
 
 const URL_ = 'https://api.openai.com/v1/audio/transcriptions';
 const PATH = '/v1/audio/transcriptions';
 const redactor = new Redactor();
-const viewer = new RequestViewer({ ignore: [], headers: [], redact: (request) => redactor.redactRequest(request) });
+const viewer = new RequestViewer({ ignore: [], headers: [], prepare: new Hooks([redaction(redactor)]).beforeMatch });
 const AUDIO = Buffer.from(Array.from({ length: 3244 }, (_, i) => (i * 31 + 7) % 256));
 
 interface Part {
@@ -168,7 +171,7 @@ test('malformed multipart falls back to byte comparison and never throws', () =>
 });
 
 test('--match-normalize applies to text fields, JSON fields and urlencoded values, never to file bytes', () => {
-  const normalizing = new RequestViewer({ ignore: [], headers: [], normalize: [/\d{4}-\d{2}-\d{2}/] });
+  const normalizing = new RequestViewer({ ignore: [], headers: [], prepare: new Hooks([normalization([/\d{4}-\d{2}-\d{2}/g])]).beforeMatch });
   const parts = (date: string, file: string): Part[] => [
     { name: 'prompt', content: `Recorded on ${date}` },
     { name: 'meta', content: JSON.stringify({ day: date }) },

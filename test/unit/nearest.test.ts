@@ -12,6 +12,8 @@ import { silentLogger } from '../../src/log.js';
 import { RequestViewer } from '../../src/match/request-view.js';
 import { fingerprint } from '../../src/match/fingerprint.js';
 import { MatchTable, type Lookup } from '../../src/match/table.js';
+import { openai } from '../../src/providers/openai.js';
+import { upstreamAt } from '../../src/providers/profile.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
 import { Replayer } from '../../src/replay/replayer.js';
 import { tempDir } from '../support/paths.js';
@@ -85,14 +87,15 @@ test('a forwarded miss (replay-or-record) costs one view, of the request; the er
   const file = path.join(dir, 'suite.yaml');
   await writeFile(file, cassetteText(suite(2000).map((i) => serializeInteraction(i))));
   const viewer = new CountingViewer({ ignore: [], headers: [] });
-  const replayer = new Replayer(new ReplayCassettes(viewer, 'repeat', silentLogger()), viewer, new URL('https://api.openai.com'));
+  const replayer = new Replayer(new ReplayCassettes(viewer, 'repeat', silentLogger()), viewer);
+  const upstream = upstreamAt(openai, new URL('https://api.openai.com'));
   const body = conversationBody(1001); // case 333, turn 2
   body.messages.at(-1)!.content = 'Something else';
   const request = { method: 'POST', url: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };
-  await replayer.find({ ...request, body: Buffer.from(JSON.stringify(conversationBody(0))) }, file); // loads the cassette
+  await replayer.find({ ...request, body: Buffer.from(JSON.stringify(conversationBody(0))) }, file, upstream); // loads the cassette
   viewer.views = 0;
 
-  const found = await replayer.find(request, file);
+  const found = await replayer.find(request, file, upstream);
   assert.equal(found.kind, 'miss');
   assert.equal(viewer.views, 1, 'the request only');
   const error = found.kind === 'miss' ? found.error() : undefined;

@@ -10,15 +10,18 @@ import type { Interaction } from '../../src/cassette/types.js';
 import { MAX_JSON_DEPTH } from '../../src/json-path.js';
 import { differences } from '../../src/match/diff.js';
 import { fingerprint } from '../../src/match/fingerprint.js';
+import { Hooks } from '../../src/exchange/hooks.js';
+import { normalization } from '../../src/match/normalize.js';
 import { RequestViewer } from '../../src/match/request-view.js';
 import { MatchTable } from '../../src/match/table.js';
+import { redaction } from '../../src/redact/redaction.js';
 import { Redactor } from '../../src/redact/redactor.js';
 
 const URL_ = 'https://api.openai.com/v1/chat/completions';
 const HEADERS = { 'Content-Type': ['application/json'] };
 const nested = (depth: number, inner = ''): string => '['.repeat(depth) + inner + ']'.repeat(depth);
 const redactor = new Redactor();
-const viewer = new RequestViewer({ ignore: [], headers: [], redact: (request) => redactor.redactRequest(request) });
+const viewer = new RequestViewer({ ignore: [], headers: [], prepare: new Hooks([redaction(redactor)]).beforeMatch });
 
 function recording(id: number, body: string): Interaction {
   return {
@@ -69,7 +72,7 @@ test('recording refuses a too-deep body that names a secret field (it could not 
 });
 
 test('--match-normalize replaces matches in JSON string values, query values and text bodies with one placeholder; binary bodies and empty matches are left alone', () => {
-  const normalizing = new RequestViewer({ ignore: [], headers: [], normalize: [/\d{4}-\d{2}-\d{2}/g, /x|\b/g] });
+  const normalizing = new RequestViewer({ ignore: [], headers: [], prepare: new Hooks([normalization([/\d{4}-\d{2}-\d{2}/g, /x|\b/g])]).beforeMatch });
   const json = (date: string) => JSON.stringify({ messages: [{ role: 'user', content: `Today is ${date}.` }], metadata: { day: date }, n: 20260101 });
   const a = normalizing.view('POST', `${URL_}?since=2026-11-25`, {}, Buffer.from(json('2026-11-25')));
   const b = normalizing.view('POST', '/v1/chat/completions?since=2026-11-26', {}, Buffer.from(json('2026-11-26')));

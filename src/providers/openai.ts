@@ -1,0 +1,52 @@
+/**
+ * The OpenAI API (and the many servers that speak it): errors in its shape,
+ * `{"error":{"message","type","code","param"}}`, with `x-should-retry`, which the official SDKs
+ * obey: `true` makes them retry where the API itself would have, `false` makes them fail at once.
+ * Errors relayed from the upstream are never touched; this shapes only the proxy's own.
+ */
+import type { ErrorCode, ProxyError } from '../errors.js';
+import type { RenderedError } from '../http/respond.js';
+import { SSE, type ProviderProfile } from './profile.js';
+
+/** OpenAI's `error.type` for each of the proxy's codes. */
+const ERROR_TYPES: Record<ErrorCode, string> = {
+  upstream_unreachable: 'proxy_error',
+  upstream_timeout: 'proxy_error',
+  upstream_invalid_response: 'proxy_error',
+  invalid_cassette_name: 'invalid_request_error',
+  cassette_invalid: 'cassette_error',
+  cassette_miss: 'cassette_error',
+  cassette_not_found: 'cassette_error',
+  cassette_unavailable: 'proxy_error',
+  cassette_locked: 'cassette_error',
+  body_too_large: 'invalid_request_error',
+  invalid_request: 'invalid_request_error',
+  bad_request: 'invalid_request_error',
+  request_timeout: 'invalid_request_error',
+  headers_too_large: 'invalid_request_error',
+  upgrade_not_supported: 'invalid_request_error',
+  not_found: 'invalid_request_error',
+  method_not_allowed: 'invalid_request_error',
+  admin_unauthorized: 'authentication_error',
+  admin_forbidden: 'permission_error',
+  host_not_allowed: 'permission_error',
+  origin_not_allowed: 'permission_error',
+  mode_locked: 'invalid_request_error',
+  internal_error: 'proxy_error',
+  recordings_unsaved: 'proxy_error',
+};
+
+export const openai: ProviderProfile = {
+  name: 'openai',
+  baseUrl: 'https://api.openai.com',
+  // The key goes in Authorization, which redact/secrets.ts knows for every API.
+  credentialHeaders: ['openai-organization', 'openai-project'],
+  credentialParams: [],
+  framing: SSE,
+  renderError(error: ProxyError): RenderedError {
+    return {
+      body: JSON.stringify({ error: { message: error.message, type: ERROR_TYPES[error.code], code: error.code, param: error.param } }),
+      headers: { 'content-type': 'application/json', 'x-should-retry': String(error.retry) },
+    };
+  },
+};
