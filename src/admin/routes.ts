@@ -8,7 +8,7 @@
  *   GET /_proxy/cassettes  each cassette in use, with its counts and unsaved interactions
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cassettePath } from '../cassette/names.js';
+import { cassettePath } from '../storage/names.js';
 import { ProxyError, sendError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { MODES, type Mode } from '../mode.js';

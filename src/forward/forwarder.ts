@@ -19,7 +19,7 @@ import type { CapturedExchange } from '../record/capture.js';
 import { pathForLog } from '../redact/secrets.js';
 import { EventBoundaries, isEventStream } from '../sse.js';
 import { loadHttpProxy } from './http-proxy.js';
-import { MAX_CASSETTE_BYTES } from '../cassette/store.js';
+import { MAX_CASSETTE_BYTES } from '../storage/backend.js';
 
 export interface ForwardOptions {
   upstream: URL;

@@ -9,7 +9,7 @@ import type { Interaction } from '../cassette/types.js';
 import type { RequestView, RequestViewer } from '../match/request-view.js';
 import type { Lookup } from '../match/table.js';
 import type { ReplayCassettes } from './cassettes.js';
-import { displayPath } from '../cassette/names.js';
+import { displayPath } from '../storage/names.js';
 
 const SHOWN_DIFFERENCES = 6;
 

@@ -11,8 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BrowserGuard } from '../admin/browser-guard.js';
 import { ADMIN_PREFIX, handleAdmin, type CassetteSummary, type ModeChange } from '../admin/routes.js';
 import { requestPath } from '../cassette/describe.js';
-import { CassetteNames, cassettePath, displayPath, nameFromHeader } from '../cassette/names.js';
-import { CassetteStore } from '../cassette/store.js';
+import { CassetteNames, cassettePath, displayPath, nameFromHeader } from '../storage/names.js';
+import { FsStorage } from '../storage/fs.js';
+import { CassetteStore } from '../storage/store.js';
 import type { Interaction } from '../cassette/types.js';
 import type { Config } from '../config.js';
 import { ProxyError, asProxyError, describeCause, errorResponseBytes, ownError, sendError } from '../errors.js';
@@ -70,7 +71,8 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const state = { mode: config.mode, cassette: config.cassette, file: cassettePath(config.cassetteDir, config.cassette) };
   const forwarder = new Forwarder({ upstream: config.upstream, maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, log, metrics);
   const redactor = new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields });
-  const store = new CassetteStore(log, {
+  const storage = new FsStorage();
+  const store = new CassetteStore(storage, log, {
     saved: () => metrics.saves.inc(),
     failed: () => metrics.saveFailures.inc(),
     leaseConflict: (event) => metrics.leaseConflicts.inc({ event }),
@@ -84,7 +86,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     normalize: config.matchNormalize,
     redact: (request) => redactor.redactRequest(request),
   });
-  const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);
+  const replayCassettes = new ReplayCassettes(storage, viewer, config.replayPolicy, log);
   const replayer = new Replayer(replayCassettes, viewer, config.upstream);
   const pacing = { latency: config.replayLatency, speed: config.replaySpeed };
   const browserGuard = new BrowserGuard({ host: config.host, allowedHosts: config.allowedHosts });

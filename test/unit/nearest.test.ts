@@ -14,6 +14,7 @@ import { fingerprint } from '../../src/match/fingerprint.js';
 import { MatchTable, type Lookup } from '../../src/match/table.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
 import { Replayer } from '../../src/replay/replayer.js';
+import { FsStorage } from '../../src/storage/fs.js';
 import { tempDir } from '../support/paths.js';
 
 /** Counts every request it views: recorded ones when a table loads or explains, incoming ones when they arrive. */
@@ -85,7 +86,7 @@ test('a forwarded miss (replay-or-record) costs one view, of the request; the er
   const file = path.join(dir, 'suite.yaml');
   await writeFile(file, cassetteText(suite(2000).map((i) => serializeInteraction(i))));
   const viewer = new CountingViewer({ ignore: [], headers: [] });
-  const replayer = new Replayer(new ReplayCassettes(viewer, 'repeat', silentLogger()), viewer, new URL('https://api.openai.com'));
+  const replayer = new Replayer(new ReplayCassettes(new FsStorage(), viewer, 'repeat', silentLogger()), viewer, new URL('https://api.openai.com'));
   const body = conversationBody(1001); // case 333, turn 2
   body.messages.at(-1)!.content = 'Something else';
   const request = { method: 'POST', url: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };

@@ -7,6 +7,7 @@ import { cassetteText, serializeInteraction } from '../../src/cassette/codec.js'
 import { silentLogger } from '../../src/log.js';
 import { RequestViewer } from '../../src/match/request-view.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
+import { FsStorage } from '../../src/storage/fs.js';
 import { tempDir } from '../support/paths.js';
 
 const interaction = (id: number) => ({
@@ -21,7 +22,7 @@ test('past 1,000 loaded cassettes the least recently used goes; one that goes af
   const files = Array.from({ length: 1002 }, (_, i) => path.join(dir, `c${i}.yaml`));
   for (const file of files) await writeFile(file, cassetteText([serializeInteraction(interaction(0)), serializeInteraction(interaction(1))]));
   const viewer = new RequestViewer({ ignore: [], headers: [] });
-  const cassettes = new ReplayCassettes(viewer, 'repeat', silentLogger(), 0);
+  const cassettes = new ReplayCassettes(new FsStorage(), viewer, 'repeat', silentLogger(), 0);
   const hit = async (file: string) => {
     const table = await cassettes.table(file);
     const view = viewer.view('GET', '/v1/models/m0', {}, Buffer.alloc(0));
