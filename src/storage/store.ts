@@ -82,9 +82,16 @@ export class CassetteFile {
     const rendered = renderInteraction(interaction, appended);
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ rendered, resolve, reject });
-      this.draining ??= this.drain().finally(() => {
-        this.draining = undefined;
-      });
+      this.startDraining();
+    });
+  }
+
+  private startDraining(): void {
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+      // Added after the last save looked at the queue, but before this ran: it goes out now, not
+      // with whatever is added next (or never, at shutdown).
+      if (this.queue.length > 0) this.startDraining();
     });
   }
 

@@ -186,3 +186,14 @@ test('a save whose lease is lost while it writes counts as failed, never as save
   assert.equal(cassette.stats().unsaved, 0);
   assert.deepEqual((await readCassetteFile(path.join(dir, 'c.yaml'))).interactions.map((i) => i.response.body), ['first', 'first', 'second']);
 });
+
+test('an interaction added just as a save ends is saved at once, not left for whatever is added next', async (t) => {
+  const { dir, remove } = await tempDir();
+  t.after(remove);
+  const cassette = new CassetteFile(new FsStorage(), path.join(dir, 'c.yaml'), silentLogger());
+  // Two hops after the save resolved its interactions: the save has looked at the queue for the last time.
+  await Promise.all([cassette.add(interaction('first')), cassette.add(interaction('second'))]);
+  const stuck = new Promise((resolve) => setTimeout(resolve, 5000, 'stuck').unref());
+  assert.equal(await Promise.race([cassette.add(interaction('third')), stuck]), 2);
+  assert.equal(cassette.stats().unsaved, 0);
+});
