@@ -4,7 +4,6 @@
  * optional keys omitted, `!!binary` for bodies that are not UTF-8, and one sequence item per
  * interaction, so that a writer can add interactions without serialising again what it already wrote.
  */
-import { isAscii } from 'node:buffer';
 import { CORE_SCHEMA, YAMLException, binaryTag, load } from 'js-yaml';
 import { ProxyError } from '../errors.js';
 import { BodyNode, itemLines, sequenceItem, type ItemLines, type Node } from './emit.js';
@@ -41,17 +40,12 @@ export function cassetteText(blocks: readonly string[]): string {
   return blocks.length === 0 ? `${CASSETTE_PREAMBLE}interactions: []\n` : `${CASSETTE_PREAMBLE}interactions:\n${blocks.join('')}`;
 }
 
-/** An interaction as YAML, all but its `id` line, which renderedBytes adds for the place a save gives it. */
-export interface RenderedInteraction {
-  lines: ItemLines;
-  /** Every byte is ASCII: always in the ASCII style, otherwise when the interaction's text is. */
-  ascii: boolean;
-}
-
-/** Turns an interaction into YAML (in ASCII with `ascii`: see itemLines); a large body's bytes are made whenever they are written. */
-export function renderInteraction(interaction: NewInteraction, ascii = false): RenderedInteraction {
-  const lines = itemLines(orderedInteraction(interaction), ascii);
-  return { lines, ascii: ascii || lines.every((part) => Buffer.isBuffer(part) && isAscii(part)) };
+/**
+ * An interaction as YAML, all but its `id` line, which renderedBytes adds for the place a save
+ * gives it; in ASCII with `ascii` (see itemLines). A large body's bytes are made whenever they are written.
+ */
+export function renderInteraction(interaction: NewInteraction, ascii = false): ItemLines {
+  return itemLines(orderedInteraction(interaction), ascii);
 }
 
 /** Rendered lines as the sequence item `    - id: …` (ending in a newline), as buffers to write in a row. */
@@ -61,7 +55,7 @@ export function renderedBytes(lines: ItemLines, id: number): Iterable<Buffer> {
 
 /** One interaction as a YAML sequence item; `ascii`: see itemLines. */
 export function interactionBytes(interaction: Interaction, ascii = false): Iterable<Buffer> {
-  return renderedBytes(itemLines(orderedInteraction(interaction), ascii), interaction.id);
+  return renderedBytes(renderInteraction(interaction, ascii), interaction.id);
 }
 
 /** The same as text. */

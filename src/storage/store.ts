@@ -7,7 +7,8 @@
  * and atomically, is the storage backend's part (fs.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CASSETTE_PREAMBLE, interactionBytes, renderInteraction, renderedBytes, type RenderedInteraction } from '../cassette/codec.js';
+import { CASSETTE_PREAMBLE, interactionBytes, renderInteraction, renderedBytes } from '../cassette/codec.js';
+import type { ItemLines } from '../cassette/emit.js';
 import type { NewInteraction } from '../cassette/types.js';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -21,7 +22,7 @@ const MAX_SAVE_PAUSE_MS = 1000;
 const MAX_UNSAVED = 1000;
 
 interface Pending {
-  rendered: RenderedInteraction;
+  rendered: ItemLines;
   resolve: (id: number) => void;
   reject: (err: unknown) => void;
 }
@@ -53,7 +54,7 @@ export class CassetteFile {
   /** The cassette's version as this process last wrote it: saves append to that one. */
   private written: Version | undefined;
   /** Interactions that no save has put on disk yet (kept for the next save after a failure). */
-  private unsaved: RenderedInteraction[] = [];
+  private unsaved: ItemLines[] = [];
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private recordedSinceStart = 0;
@@ -155,7 +156,7 @@ export class CassetteFile {
       // Ids follow the cassette: what a failed save left goes first, then this batch.
       const unsaved = this.unsaved;
       const blocks = (function* () {
-        for (const [i, rendered] of unsaved.entries()) yield* renderedBytes(rendered.lines, first + i);
+        for (const [i, rendered] of unsaved.entries()) yield* renderedBytes(rendered, first + i);
       })();
       ids = batch.map((_, i) => first + this.unsaved.length - batch.length + i);
       const started = performance.now();
