@@ -32,9 +32,9 @@
  * Leases (one writer per cassette across processes): lease.ts. Cassette names to files: names.ts.
  */
 import { isAscii } from 'node:buffer';
+import type { Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Stats } from 'node:fs';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MAX_CASSETTE_BYTES, type CassetteLeases, type CassetteStorage, type LeaseConflict, type StoredCassette, type Version } from './backend.js';
