@@ -3,8 +3,8 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cassetteText, serializeInteraction } from '../src/cassette/codec.js';
-import { writeAtomically } from '../src/cassette/store.js';
 import type { NewInteraction } from '../src/cassette/types.js';
+import { FsStorage } from '../src/storage/fs.js';
 
 export function chatInteraction(i: number): NewInteraction {
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Question number ${i}: what is ${i} + ${i}?` }] });
@@ -74,7 +74,7 @@ export async function cassetteOf(count: number, make: (i: number) => NewInteract
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cassette-bench-'));
   const file = path.join(dir, 'bench.yaml');
   const blocks = Array.from({ length: count }, (_, id) => serializeInteraction({ id, ...make(id) }));
-  await writeAtomically(file, [Buffer.from(cassetteText(blocks))]);
+  await new FsStorage().write(file, [Buffer.from(cassetteText(blocks))], null);
   return file;
 }
 

@@ -8,6 +8,7 @@ import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
 import { silentLogger } from '../src/log.js';
 import { RequestViewer } from '../src/match/request-view.js';
 import { ReplayCassettes } from '../src/replay/cassettes.js';
+import { FsStorage } from '../src/storage/fs.js';
 import { cassetteOf, median } from './fixtures.js';
 
 const file = await cassetteOf(10_000);
@@ -19,7 +20,7 @@ const timed = async (run: () => Promise<unknown>, into: number[]): Promise<void>
   into.push(performance.now() - started);
 };
 const plainLoad = async () => load(await readFile(file, 'utf8'), { schema: CORE_SCHEMA.withTags(binaryTag) });
-const ourLoad = () => new ReplayCassettes(new RequestViewer({ ignore: [], headers: [] }), 'repeat', silentLogger()).table(file);
+const ourLoad = () => new ReplayCassettes(new FsStorage(), new RequestViewer({ ignore: [], headers: [] }), 'repeat', silentLogger()).table(file);
 // Alternate which goes first, so that neither always pays for the other's garbage.
 for (let round = 0; round < 6; round++) {
   if (round % 2) {

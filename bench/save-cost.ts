@@ -5,14 +5,15 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CassetteFile } from '../src/cassette/store.js';
 import { silentLogger } from '../src/log.js';
+import { FsStorage } from '../src/storage/fs.js';
+import { CassetteFile } from '../src/storage/store.js';
 import { cassetteOf, chatInteraction, median } from './fixtures.js';
 
 const out: Record<string, number> = {};
 for (const size of [100, 1000, 10000]) {
   const file = await cassetteOf(size);
-  const cassette = new CassetteFile(file, silentLogger());
+  const cassette = new CassetteFile(new FsStorage(), file, silentLogger());
   await cassette.add(chatInteraction(size)); // loads the existing file once
   const times: number[] = [];
   for (let i = 0; i < 30; i++) {

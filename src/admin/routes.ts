@@ -8,7 +8,7 @@
  *   GET /_proxy/cassettes  each cassette in use, with its counts and unsaved interactions
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cassettePath } from '../cassette/names.js';
+import { cassettePath } from '../storage/names.js';
 import { ProxyError, asProxyError } from '../errors.js';
 import { sendError, type ErrorRenderer } from '../http/respond.js';
 import type { Metrics } from '../metrics.js';

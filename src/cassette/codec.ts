@@ -1,10 +1,9 @@
 /**
  * YAML ⇄ cassette types. Reading accepts both go-vcr v4 styles (every key written, or empty keys
  * omitted) and checks types the way Go's decoder would; writing emits go-vcr's key order with empty
- * optional keys omitted, `!!binary` for bodies that are not UTF-8, and one block per interaction so
- * that a store can append without re-serialising what it already wrote.
+ * optional keys omitted, `!!binary` for bodies that are not UTF-8, and one sequence item per
+ * interaction, so that a writer can add interactions without serialising again what it already wrote.
  */
-import { isAscii } from 'node:buffer';
 import { CORE_SCHEMA, YAMLException, binaryTag, load } from 'js-yaml';
 import { ProxyError } from '../errors.js';
 import { BodyNode, itemLines, sequenceItem, type ItemLines, type Node } from './emit.js';
@@ -36,46 +35,17 @@ export function toBody(bytes: Buffer): Body {
 
 export const CASSETTE_PREAMBLE = `---\nversion: ${CASSETTE_VERSION}\n`;
 
-/**
- * How the store appends in place without a reader or a crash ever seeing half an interaction.
- * A save writes this line and then the new interactions: until it is committed they are the
- * text of a literal block under a top-level key `_` that go-vcr and this loader ignore, and any
- * prefix of them (a write cut short) is still such a text, because every line of an interaction
- * is indented. Committing overwrites the `_` with `#` (one byte, which no crash can tear): the
- * line becomes a comment and the interactions below it continue the `interactions` list.
- */
-export const PENDING_SAVE = { line: '_: |\n', commit: '#' } as const;
-// The interactions of a pending save are written in ASCII (renderInteraction's `ascii`), so that a
-// cut never leaves half a UTF-8 character, which Go's YAML reader refuses anywhere in a file.
-const PENDING_TAIL = Buffer.from(`\n${PENDING_SAVE.line}`);
-
-/** The file without a save that was never committed (a process killed mid-save leaves one). */
-export function committedPart(bytes: Buffer): Buffer {
-  const at = bytes.lastIndexOf(PENDING_TAIL);
-  return at === -1 ? bytes : bytes.subarray(0, at + 1);
-}
-
 /** Text of a whole cassette file made of already serialised interaction blocks. */
 export function cassetteText(blocks: readonly string[]): string {
   return blocks.length === 0 ? `${CASSETTE_PREAMBLE}interactions: []\n` : `${CASSETTE_PREAMBLE}interactions:\n${blocks.join('')}`;
 }
 
 /**
- * An interaction as YAML, all but its `id` line, which the save that places it adds (renderedBytes):
- * as people read it best, and in ASCII for a save in place (see PENDING_SAVE). The two are the
- * same lines when the interaction is all ASCII, as most are.
+ * An interaction as YAML, all but its `id` line, which renderedBytes adds for the place a save
+ * gives it; in ASCII with `ascii` (see itemLines). A large body's bytes are made whenever they are written.
  */
-export interface RenderedInteraction {
-  readable: ItemLines;
-  ascii: ItemLines;
-}
-
-/** Turns an interaction into YAML when it is recorded; a large body's bytes are made whenever they are written. */
-export function renderInteraction(interaction: NewInteraction): RenderedInteraction {
-  const map = orderedInteraction(interaction);
-  const readable = itemLines(map);
-  const allAscii = readable.every((part) => Buffer.isBuffer(part) && isAscii(part));
-  return { readable, ascii: allAscii ? readable : itemLines(map, true) };
+export function renderInteraction(interaction: NewInteraction, ascii = false): ItemLines {
+  return itemLines(orderedInteraction(interaction), ascii);
 }
 
 /** Rendered lines as the sequence item `    - id: …` (ending in a newline), as buffers to write in a row. */
@@ -85,12 +55,26 @@ export function renderedBytes(lines: ItemLines, id: number): Iterable<Buffer> {
 
 /** One interaction as a YAML sequence item; `ascii`: see itemLines. */
 export function interactionBytes(interaction: Interaction, ascii = false): Iterable<Buffer> {
-  return renderedBytes(itemLines(orderedInteraction(interaction), ascii), interaction.id);
+  return renderedBytes(renderInteraction(interaction, ascii), interaction.id);
 }
 
 /** The same as text. */
 export function serializeInteraction(interaction: Interaction): string {
   return Buffer.concat([...interactionBytes(interaction)]).toString('utf8');
+}
+
+/** A file's byte order mark is dropped (a body's is kept: see UTF8). */
+const UTF8_TEXT = new TextDecoder('utf-8', { fatal: true });
+
+/** A cassette file's bytes parsed and checked (see parseCassette); YAML must be UTF-8. */
+export function parseCassetteBytes(bytes: Uint8Array, file: string): Cassette {
+  let text: string;
+  try {
+    text = UTF8_TEXT.decode(bytes);
+  } catch (err) {
+    throw new ProxyError('cassette_invalid', `cassette ${file} is not valid UTF-8 text (YAML must be); binary bodies belong in !!binary`, { cause: err });
+  }
+  return parseCassette(text, file);
 }
 
 /**

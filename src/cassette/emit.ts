@@ -8,10 +8,7 @@
  */
 
 const INDENT = '  ';
-/**
- * Sequence items sit at column 4 with their keys at column 6, as go-vcr writes them. Every line of
- * an item is then indented, which the store's in-place append relies on (see PENDING_SAVE).
- */
+/** Sequence items sit at column 4 with their keys at column 6, as go-vcr writes them: every line of an item is indented. */
 const ITEM_INDENT = '      ';
 
 /**
@@ -184,10 +181,9 @@ export type ItemLines = readonly Part[];
 
 /**
  * The lines of a sequence item after its first one (keys at column 6): bytes made now, and a large
- * body's bytes made whenever they are written (see Out). With `ascii`, every byte is ASCII
- * (text past ASCII is double-quoted with escapes, not a literal block): a write cut short anywhere
- * then never splits a character, which a YAML reader that checks UTF-8 first (Go's) would refuse
- * in the whole file.
+ * body's bytes made whenever they are written (see Out). With `ascii`, every byte is ASCII (text
+ * past ASCII is double-quoted with escapes, never a literal block), so every prefix of the output
+ * is valid UTF-8.
  */
 export function itemLines(map: Record<string, Node | undefined>, ascii = false): ItemLines {
   const out = new Out(ascii);

@@ -3,14 +3,10 @@
  * keeping each interaction's text exactly as it is in its file (go-vcr's style, keys this proxy
  * does not know, comments): only removed interactions and renumbered ids change, so a diff of the
  * result shows just that. An interaction whose text cannot be cut out safely is written anew,
- * and the result is parsed back and compared with what was intended before it is written.
+ * and the result is parsed back and compared with what was intended before it is used.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { CASSETTE_PREAMBLE, cassetteText, committedPart, parseCassette, serializeInteraction } from './codec.js';
-import { ProxyError } from '../errors.js';
-import { MAX_CASSETTE_BYTES, readCassette, writeAtomically } from './store.js';
+import { CASSETTE_PREAMBLE, cassetteText, parseCassette, serializeInteraction } from './codec.js';
 import type { Interaction } from './types.js';
 
 /** An interaction with its text in the file it came from, when that could be cut out. */
@@ -19,12 +15,10 @@ export interface SourcedInteraction {
   text?: string;
 }
 
-export interface LoadedCassette {
+export interface SourcedCassette {
   interactions: SourcedInteraction[];
   /** The file up to its interactions (`---`, `version: 2`, `interactions:`), when laid out as usual. */
   header?: string;
-  /** Set when the file holds a save under way (see readCassette): a proxy is writing to it. */
-  pendingAt?: number;
 }
 
 /** How go-vcr (yaml.v3) and this proxy indent an interaction; its `id` comes first. */
@@ -32,17 +26,10 @@ const ITEM_START = /^ {4}- /gm;
 const ID_LINE = /^ {4}- id: \d+/;
 const INTERACTIONS_KEY = /^interactions:[ \t]*\r?\n/m;
 
-/** Reads a cassette (every failure a ProxyError naming the file) with the text of each interaction. */
-export async function loadCassette(file: string, shown: string): Promise<LoadedCassette> {
-  const cassette = await readCassette(file, shown);
-  // Read again for the text: a file changed in between fails the check in cassetteTextOf, which then writes anew.
-  const text = committedPart(await readFile(file)).toString('utf8');
-  const cut = cutInteractions(text, cassette.interactions.length);
-  return {
-    interactions: cassette.interactions.map((interaction, i) => ({ interaction, text: cut?.texts[i] })),
-    header: cut?.header,
-    pendingAt: cassette.pendingAt,
-  };
+/** The `interactions` parsed from cassette text `text`, each with its own text where it can be cut out. */
+export function sourced(text: string, interactions: readonly Interaction[]): SourcedCassette {
+  const cut = cutInteractions(text, interactions.length);
+  return { interactions: interactions.map((interaction, i) => ({ interaction, text: cut?.texts[i] })), header: cut?.header };
 }
 
 /**
@@ -80,19 +67,4 @@ export function cassetteTextOf(items: readonly SourcedInteraction[], header = `$
     // Not what was intended: written anew below.
   }
   return anew();
-}
-
-/**
- * Replaces `file` with a cassette of `items` atomically (a reader or a crash sees the old file or
- * the new one). One the proxy would refuse to load (over MAX_CASSETTE_BYTES) is not written.
- */
-export async function writeCassette(file: string, items: readonly SourcedInteraction[], header?: string): Promise<void> {
-  const bytes = Buffer.from(cassetteTextOf(items, header));
-  if (bytes.length > MAX_CASSETTE_BYTES) {
-    throw new ProxyError(
-      'cassette_invalid',
-      `${path.basename(file)} would be ${(bytes.length / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_CASSETTE_BYTES / 2 ** 20} MiB the proxy loads; nothing was written. Combine fewer cassettes into one.`,
-    );
-  }
-  await writeAtomically(path.resolve(file), [bytes]);
 }

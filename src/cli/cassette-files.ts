@@ -1,38 +1,53 @@
-/** The cassette files a tool's arguments name: files as given, folders searched for them. */
-import { readdir, stat } from 'node:fs/promises';
+/** The cassettes a tool's arguments name, read and written through the storage interface. */
 import path from 'node:path';
+import { cassetteTextOf, sourced, type SourcedCassette, type SourcedInteraction } from '../cassette/rewrite.js';
 import { ProxyError, describeCause } from '../errors.js';
+import { MAX_CASSETTE_BYTES, type CassetteStorage, type Version } from '../storage/backend.js';
+import { FsStorage } from '../storage/fs.js';
+import { readCassette, type ParsedCassette } from '../storage/read.js';
 
-/** Folders never searched: dependencies and git's own files hold no cassettes of yours. */
-const SKIPPED = new Set(['node_modules', '.git']);
+export const storage: CassetteStorage = new FsStorage();
 
 /**
  * Each argument that is a file, as given; for a folder, its `.yaml` and `.yml` files at any
- * depth, sorted (symbolic links to folders are not followed). Throws an Error naming an argument
- * that does not exist.
+ * depth outside node_modules and .git, sorted. Throws an Error naming an argument that does not exist.
  */
-export async function cassetteFiles(args: readonly string[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const arg of args) {
-    const info = await stat(arg).catch((err: unknown) => {
-      throw new Error(`${arg}: ${describeCause(err)}`, { cause: err });
-    });
-    files.push(...(info.isDirectory() ? (await search(arg)).sort() : [arg]));
-  }
-  return files;
+export function cassetteFiles(args: readonly string[]): Promise<string[]> {
+  return storage.list(args);
 }
 
-async function search(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (!SKIPPED.has(entry.name)) found.push(...(await search(file)));
-    } else if (/\.ya?ml$/.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await stat(file).then((s) => s.isFile(), () => false))))) {
-      found.push(file);
-    }
+/** Reads and parses cassette `file`; every failure is an error naming it. */
+export async function readToolCassette(file: string): Promise<ParsedCassette> {
+  const cassette = await readCassette(storage, file);
+  if (!cassette) throw new ProxyError('cassette_not_found', `cassette ${storage.show(file)} does not exist`);
+  return cassette;
+}
+
+export interface LoadedCassette extends SourcedCassette {
+  version: Version;
+  /** A save is under way (or was cut short): a proxy may be recording into it. */
+  pending: boolean;
+}
+
+/** Reads a cassette with the text of each interaction (see rewrite.ts). */
+export async function loadCassette(file: string): Promise<LoadedCassette> {
+  const { bytes, interactions, version, pending } = await readToolCassette(file);
+  return { ...sourced(bytes.toString('utf8'), interactions), version, pending };
+}
+
+/**
+ * Replaces `file` with a cassette of `items` atomically, if it is still at `expected` (null: if
+ * there is none). One the proxy would refuse to load (over MAX_CASSETTE_BYTES) is not written.
+ */
+export async function writeCassette(file: string, items: readonly SourcedInteraction[], expected: Version | null, header?: string): Promise<void> {
+  const bytes = Buffer.from(cassetteTextOf(items, header));
+  if (bytes.length > MAX_CASSETTE_BYTES) {
+    throw new ProxyError(
+      'cassette_invalid',
+      `${path.basename(file)} would be ${(bytes.length / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_CASSETTE_BYTES / 2 ** 20} MiB the proxy loads; nothing was written. Combine fewer cassettes into one.`,
+    );
   }
-  return found;
+  await storage.write(file, [bytes], expected);
 }
 
 /** What went wrong with a file, naming it: a ProxyError's message already does. */

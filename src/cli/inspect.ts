@@ -1,8 +1,6 @@
 /** `cassette-proxy inspect <cassette…>`: what a cassette holds, one line per interaction, and totals. */
 import { describeInteraction, type InteractionFacts } from '../cassette/describe.js';
-import { displayPath } from '../cassette/names.js';
-import { readCassette } from '../cassette/store.js';
-import { cassetteFiles, problemWith } from './cassette-files.js';
+import { cassetteFiles, problemWith, readToolCassette, storage } from './cassette-files.js';
 import { toolCommand } from './command.js';
 
 interface Totals {
@@ -23,9 +21,9 @@ export async function runInspect(argv: string[], out: NodeJS.WritableStream = pr
   let status = 0;
   const reports: { cassette: string; interactions: InteractionFacts[]; totals: Totals }[] = [];
   for (const file of await cassetteFiles(args.cassette as string[])) {
-    const shown = displayPath(file);
+    const shown = storage.show(file);
     try {
-      const interactions = (await readCassette(file, shown)).interactions.map(describeInteraction);
+      const interactions = (await readToolCassette(file)).interactions.map(describeInteraction);
       reports.push({ cassette: shown, interactions, totals: totalsOf(interactions) });
     } catch (error) {
       err.write(`cassette-proxy inspect: ${problemWith(shown, error)}\n`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** Entry point of the `cassette-proxy` command. */
-import { displayPath } from '../cassette/names.js';
+import { displayPath } from '../storage/names.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { startProxy } from '../server/server.js';

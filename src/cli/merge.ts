@@ -6,13 +6,11 @@
  * to answer in turn.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { serializeInteraction } from '../cassette/codec.js';
-import { displayPath } from '../cassette/names.js';
-import { withLease } from '../cassette/lease.js';
-import { loadCassette, writeCassette, type SourcedInteraction } from '../cassette/rewrite.js';
-import { cassetteFiles, problemWith } from './cassette-files.js';
+import type { SourcedInteraction } from '../cassette/rewrite.js';
+import type { Version } from '../storage/backend.js';
+import { cassetteFiles, loadCassette, problemWith, storage, writeCassette } from './cassette-files.js';
 import { toolCommand } from './command.js';
 
 /** Returns the exit status: 0, or 1 when an input could not be read or `<out>` could not (or may not) be written. */
@@ -25,28 +23,34 @@ export async function runMerge(argv: string[], out: NodeJS.WritableStream = proc
   const target = path.resolve(String(args.out));
   const inputs = await cassetteFiles(args.in as string[]);
   const isInput = inputs.some((file) => path.resolve(file) === target);
-  if (!isInput && !args.force && (await stat(target).then(() => true, () => false))) {
-    err.write(`cassette-proxy merge: ${displayPath(target)} exists and is not one of the inputs; name it as an input to merge into it, or give --force to replace it\n`);
+  const shownTarget = storage.show(target);
+  if (!isInput && !args.force && (await storage.version(target).catch(() => undefined)) !== undefined) {
+    err.write(`cassette-proxy merge: ${shownTarget} exists and is not one of the inputs; name it as an input to merge into it, or give --force to replace it\n`);
     return 1;
   }
   try {
     // Held from the first read to the rename: a proxy recording into <out> meanwhile would lose its saves.
-    return await withLease(target, async () => {
+    return await storage.withLease(target, async () => {
+      // <out> is replaced only as it was read (as an input), or as it was when the lease was taken.
+      let expected: Version | null = isInput ? null : ((await storage.version(target)) ?? null);
       const kept: SourcedInteraction[] = [];
       const seen = new Set<string>();
       let duplicates = 0;
       for (const file of inputs) {
-        const shown = displayPath(file);
+        const shown = storage.show(file);
         let loaded;
         try {
-          loaded = await loadCassette(file, shown);
+          loaded = await loadCassette(file);
         } catch (error) {
           err.write(`cassette-proxy merge: ${problemWith(shown, error)}; nothing written\n`);
           return 1;
         }
-        if (path.resolve(file) === target && loaded.pendingAt !== undefined) {
-          err.write(`cassette-proxy merge: ${shown}: a save is under way (is a proxy recording into it?); nothing written\n`);
-          return 1;
+        if (path.resolve(file) === target) {
+          if (loaded.pending) {
+            err.write(`cassette-proxy merge: ${shown}: a save is under way (is a proxy recording into it?); nothing written\n`);
+            return 1;
+          }
+          expected = loaded.version;
         }
         for (const item of loaded.interactions) {
           const key = createHash('sha256').update(serializeInteraction({ ...item.interaction, id: 0 })).digest('base64');
@@ -58,16 +62,16 @@ export async function runMerge(argv: string[], out: NodeJS.WritableStream = proc
         }
       }
       try {
-        await writeCassette(target, kept);
+        await writeCassette(target, kept, expected);
       } catch (error) {
-        err.write(`cassette-proxy merge: ${problemWith(displayPath(target), error)}\n`);
+        err.write(`cassette-proxy merge: ${problemWith(shownTarget, error)}\n`);
         return 1;
       }
-      out.write(`${displayPath(target)}: ${kept.length} interaction(s) from ${inputs.length} cassette(s); ${duplicates} exact duplicate(s) dropped\n`);
+      out.write(`${shownTarget}: ${kept.length} interaction(s) from ${inputs.length} cassette(s); ${duplicates} exact duplicate(s) dropped\n`);
       return 0;
     });
   } catch (error) {
-    err.write(`cassette-proxy merge: ${problemWith(displayPath(target), error)}; nothing written\n`);
+    err.write(`cassette-proxy merge: ${problemWith(shownTarget, error)}; nothing written\n`);
     return 1;
   }
 }

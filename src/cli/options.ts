@@ -13,7 +13,7 @@ import yargsParser from 'yargs-parser';
 import { allowedHostProblem } from '../admin/browser-guard.js';
 import { credentialInName } from '../redact/secrets.js';
 import { HEADER_NAME } from '../cassette/go.js';
-import { cassettePath } from '../cassette/names.js';
+import { cassettePath } from '../storage/names.js';
 import { parseUpstream, type Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
 import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';

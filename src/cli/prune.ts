@@ -5,11 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requestPath } from '../cassette/describe.js';
-import { displayPath } from '../cassette/names.js';
-import { withLease } from '../cassette/lease.js';
-import { loadCassette, writeCassette } from '../cassette/rewrite.js';
 import { describeCause } from '../errors.js';
-import { problemWith } from './cassette-files.js';
+import { loadCassette, problemWith, storage, writeCassette } from './cassette-files.js';
 import { toolCommand } from './command.js';
 
 /** What the reports say about one cassette. */
@@ -71,7 +68,7 @@ function addReport(usages: Map<string, Usage>, report: unknown, base: string): v
     const file = path.resolve(base, cassette);
     const seen = usages.get(file);
     if (!seen) {
-      usages.set(file, { shown: displayPath(file), onDisk: onDisk as number, unused: new Set(ids as number[]) });
+      usages.set(file, { shown: storage.show(file), onDisk: onDisk as number, unused: new Set(ids as number[]) });
       continue;
     }
     if (seen.onDisk !== onDisk) throw new Error(`the reports disagree on ${cassette}: ${seen.onDisk} and ${String(onDisk)} interactions; they were made from different versions of it`);
@@ -83,9 +80,9 @@ function addReport(usages: Map<string, Usage>, report: unknown, base: string): v
 /** Prunes one cassette; throws (the file untouched) when it is not the one the reports describe. */
 async function prune(file: string, usage: Usage, dryRun: boolean): Promise<string> {
   const { shown, onDisk, unused } = usage;
-  const loaded = await loadCassette(file, shown);
+  const loaded = await loadCassette(file);
   const { interactions } = loaded;
-  if (loaded.pendingAt !== undefined) throw new Error(`${shown}: a save is under way (is a proxy recording into it?); left unchanged`);
+  if (loaded.pending) throw new Error(`${shown}: a save is under way (is a proxy recording into it?); left unchanged`);
   // The ids are those of the file the proxy loaded: a file with another count has changed since.
   if (interactions.length !== onDisk) {
     throw new Error(`${shown} has ${interactions.length} interaction(s), the report was made when it had ${onDisk}: it changed since the run; left unchanged`);
@@ -104,10 +101,10 @@ async function prune(file: string, usage: Usage, dryRun: boolean): Promise<strin
   const listed = removed.map(({ interaction: i }) => `  - id ${i.id} ${i.request.method} ${requestPath(i.request.url)}\n`).join('');
   if (dryRun) return `${shown}: would remove ${removed.length} of ${interactions.length} interaction(s):\n${listed.trimEnd()}`;
   // Read again under the lease: what a proxy appended since the first read must not be dropped.
-  const current = await withLease(file, async () => {
-    const now = await loadCassette(file, shown);
-    if (now.pendingAt !== undefined || now.interactions.length !== interactions.length) return false;
-    await writeCassette(file, now.interactions.filter(({ interaction }) => !unused.has(interaction.id)), now.header);
+  const current = await storage.withLease(file, async () => {
+    const now = await loadCassette(file);
+    if (now.pending || now.interactions.length !== interactions.length) return false;
+    await writeCassette(file, now.interactions.filter(({ interaction }) => !unused.has(interaction.id)), now.version, now.header);
     return true;
   });
   if (!current) throw new Error(`${shown} changed while it was being pruned (is a proxy recording into it?); left unchanged`);

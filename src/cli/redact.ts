@@ -2,16 +2,12 @@
  * `cassette-proxy redact <path…>`: applies the redaction rules to cassettes (files, or the .yaml
  * files under folders) and rewrites each in place, atomically.
  */
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { cassetteText, serializeInteraction } from '../cassette/codec.js';
-import { displayPath } from '../cassette/names.js';
 import { decodeStoredBody } from '../cassette/decode.js';
-import { withLease } from '../cassette/lease.js';
-import { readCassette, writeAtomically } from '../cassette/store.js';
 import { findLeaks } from '../redact/leaks.js';
 import { Redactor } from '../redact/redactor.js';
-import { cassetteFiles, problemWith } from './cassette-files.js';
+import { cassetteFiles, problemWith, readToolCassette, storage } from './cassette-files.js';
 import { toolCommand } from './command.js';
 import { jsonPaths } from './options.js';
 import { leakLine } from './scan.js';
@@ -30,17 +26,17 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
   const redactor = new Redactor({ headers, bodyFields: jsonPaths('redact-body-field', args['redact-body-field']) });
   let status = 0;
   for (const file of await cassetteFiles(args.paths as string[])) {
-    const shown = displayPath(file);
+    const shown = storage.show(file);
     try {
-      // Under the cassette's lease: a proxy recording into it would lose the saves the rename drops.
-      await withLease(file, async () => {
-        const cassette = await readCassette(file, shown);
+      // Under the cassette's lease: a proxy recording into it would lose the saves the rewrite drops.
+      await storage.withLease(file, async () => {
+        const cassette = await readToolCassette(file);
         const before = cassette.interactions.reduce((n, i) => n + findLeaks(i, headers).length, 0);
         // A body still encoded is decoded first (as the recorder stores it), so that redaction sees inside.
         const redacted = cassette.interactions.map((interaction) => ({ ...redactor.redact(decodeStoredBody(interaction) ?? interaction), id: interaction.id }));
         // A file with nothing to redact is left byte for byte as it was (no reformatting diff in a commit).
         const changed = !isDeepStrictEqual(redacted, cassette.interactions);
-        if (changed) await writeAtomically(path.resolve(file), [Buffer.from(cassetteText(redacted.map(serializeInteraction)))]);
+        if (changed) await storage.write(file, [Buffer.from(cassetteText(redacted.map(serializeInteraction)))], cassette.version);
         let after = 0;
         for (const interaction of redacted) {
           for (const leak of findLeaks(interaction, headers)) {

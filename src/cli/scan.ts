@@ -3,11 +3,9 @@
  * line per finding, each with the command that fixes it. Paths are cassette files (a pre-commit
  * hook passes the staged ones) or folders, searched for .yaml files outside node_modules and .git.
  */
-import { displayPath } from '../cassette/names.js';
-import { readCassette } from '../cassette/store.js';
 import { describeCause } from '../errors.js';
 import { findLeaks, type Leak } from '../redact/leaks.js';
-import { cassetteFiles } from './cassette-files.js';
+import { cassetteFiles, readToolCassette, storage } from './cassette-files.js';
 import { toolCommand } from './command.js';
 
 const SCAN_EXIT_STATUS = 'Exit status: 0 nothing found; 1 something looks like a credential, or a cassette could not be read; 2 a usage error.';
@@ -23,9 +21,9 @@ export async function runScan(argv: string[], out: NodeJS.WritableStream = proce
   const files = await cassetteFiles(paths);
   let problems = 0;
   for (const file of files) {
-    const shown = displayPath(file);
+    const shown = storage.show(file);
     try {
-      const cassette = await readCassette(file, shown);
+      const cassette = await readToolCassette(file);
       for (const interaction of cassette.interactions) {
         for (const leak of findLeaks(interaction, extraHeaders)) {
           problems++;

@@ -3,8 +3,8 @@
  * completed exchange → an interaction (capture.ts) → the afterCapture and beforeSave hooks
  * (redaction among them, last) → the cassette's store.
  */
-import type { CassetteStore } from '../cassette/store.js';
-import { displayPath } from '../cassette/names.js';
+import type { CassetteStore } from '../storage/store.js';
+import { displayPath } from '../storage/names.js';
 import { describeCause } from '../errors.js';
 import type { Exchange } from '../exchange/exchange.js';
 import type { Hooks } from '../exchange/hooks.js';

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { MAX_CASSETTE_BYTES } from '../cassette/store.js';
+import { MAX_CASSETTE_BYTES } from '../storage/backend.js';
 import { describeCause } from '../errors.js';
 import type { StreamFraming } from '../providers/profile.js';
 

@@ -1,31 +1,30 @@
 /**
  * Cassettes for replay: read once, parsed once, indexed once, kept in memory. A cassette that
- * changes on disk is picked up without a restart: a request looks at the file's identity (inode,
- * size, mtime) at most every `revalidateMs`, and a changed file is loaded again (replay counts carry
- * over when it was only appended to: MatchTable.inherit). A missing or broken cassette is an error naming the file for the requests that need
- * it (the others are served); it is parsed again only when the file changes. A file that could not
- * be read (EMFILE, EIO...) is not a broken cassette: that error is never remembered, and the next
- * request reads the file again. Files are real paths (CassetteNames.resolve): one file, one entry.
+ * changes in storage is picked up without a restart: a request asks the storage whether the
+ * cassette is still at the version it was loaded from at most every `revalidateMs`, and a changed
+ * one is loaded again (replay counts carry over when it was only appended to: MatchTable.inherit).
+ * A missing or broken cassette is an error naming it for the requests that need it (the others
+ * are served); it is parsed again only when it changes. A cassette that could not be read (EMFILE,
+ * EIO...) is not a broken one: that error is never remembered, and the next request reads it
+ * again. Files are real paths (CassetteNames.resolve): one file, one entry.
  */
-import { stat } from 'node:fs/promises';
-import { pendingSaveCommitted, readCassette } from '../cassette/store.js';
+import { parseCassetteBytes } from '../cassette/codec.js';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestViewer } from '../match/request-view.js';
 import { MatchTable } from '../match/table.js';
 import type { ReplayPolicy } from '../mode.js';
-import { displayPath } from '../cassette/names.js';
 import { SingleFlight } from '../single-flight.js';
+import type { CassetteStorage, Version } from '../storage/backend.js';
 
 /** How many cassettes stay loaded at once. */
 const MAX_CASSETTES = 1000;
 
 interface Entry {
-  signature: string;
+  /** What the result was made from; none when the storage read none (no cassette, or one too large): it is read again each time. */
+  version?: Version;
   checkedAt: number;
   result: MatchTable | ProxyError;
-  /** Set when the file was read while a save was pending (see readCassette). */
-  pendingAt?: number;
 }
 
 export class ReplayCassettes {
@@ -35,6 +34,7 @@ export class ReplayCassettes {
   private readonly checks = new SingleFlight<string, Entry>();
 
   constructor(
+    private readonly storage: CassetteStorage,
     private readonly viewer: RequestViewer,
     private readonly policy: ReplayPolicy,
     private readonly log: Logger,
@@ -80,27 +80,12 @@ export class ReplayCassettes {
 
   private async revalidate(file: string): Promise<Entry> {
     const previous = this.entries.get(file);
-    let signature: string;
-    try {
-      const info = await stat(file);
-      signature = `${info.ino}:${info.size}:${info.mtimeMs}`;
-    } catch (err) {
-      signature = `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
-    }
-    // A file read mid-save is read again once the save commits: the commit changes one byte, which
-    // may leave size and mtime as they were.
-    const pendingCommitted = previous?.pendingAt !== undefined && (await pendingSaveCommitted(file, previous.pendingAt));
-    if (previous && previous.signature === signature && !pendingCommitted) {
-      previous.checkedAt = Date.now();
-      // Checked means used: the least recently used cassette is the one let go when too many are loaded.
-      this.entries.delete(file);
-      this.entries.set(file, previous);
-      return previous;
-    }
-    const { result, pendingAt } = await this.load(file, signature);
-    const entry: Entry = { signature, checkedAt: Date.now(), result, pendingAt };
-    if (result instanceof ProxyError && result.code === 'cassette_unavailable') return entry;
-    if (result instanceof MatchTable && previous?.result instanceof MatchTable) result.inherit(previous.result);
+    const unchanged = previous?.version !== undefined && (await this.storage.isCurrent(file, previous.version));
+    const entry = unchanged ? previous! : await this.load(file, previous);
+    if (entry.result instanceof ProxyError && entry.result.code === 'cassette_unavailable') return entry;
+    if (entry !== previous && entry.result instanceof MatchTable && previous?.result instanceof MatchTable) entry.result.inherit(previous.result);
+    entry.checkedAt = Date.now();
+    // Checked means used: the least recently used cassette is the one let go when too many are loaded.
     this.entries.delete(file);
     this.entries.set(file, entry);
     // Names come from clients (x-cassette): keep the most recently used ones, not every name ever sent.
@@ -113,24 +98,35 @@ export class ReplayCassettes {
     return entry;
   }
 
-  private async load(file: string, signature: string): Promise<{ result: MatchTable | ProxyError; pendingAt?: number }> {
-    const shown = displayPath(file);
-    // ENOTDIR: a folder on its path is a file, so the cassette does not exist either.
-    if (signature === 'error:ENOENT' || signature === 'error:ENOTDIR') {
-      const error = new ProxyError('cassette_not_found', `cassette-proxy replay: cassette ${shown} does not exist. Record it first (--mode record), or check --cassette-dir and the x-cassette header.`);
-      this.log.warn({ cassette: shown }, 'cassette not found');
-      return { result: error };
+  private async load(file: string, previous: Entry | undefined): Promise<Entry> {
+    const shown = this.storage.show(file);
+    let stored;
+    try {
+      stored = await this.storage.read(file);
+    } catch (err) {
+      return this.failure(shown, previous, err);
+    }
+    if (!stored) {
+      const missing = new ProxyError('cassette_not_found', `cassette-proxy replay: cassette ${shown} does not exist. Record it first (--mode record), or check --cassette-dir and the x-cassette header.`);
+      return this.failure(shown, previous, missing);
     }
     try {
-      const cassette = await readCassette(file, shown);
-      const table = new MatchTable(cassette.interactions, this.viewer, this.policy);
-      this.log.info({ cassette: shown, interactions: cassette.interactions.length }, 'cassette loaded');
-      return { result: table, pendingAt: cassette.pendingAt };
+      const { interactions } = parseCassetteBytes(stored.bytes, shown);
+      const table = new MatchTable(interactions, this.viewer, this.policy);
+      this.log.info({ cassette: shown, interactions: interactions.length }, 'cassette loaded');
+      return { version: stored.version, checkedAt: Date.now(), result: table };
     } catch (err) {
-      const error = err instanceof ProxyError ? err : isIoError(err) ? unavailable(shown, err) : new ProxyError('cassette_invalid', `cassette-proxy replay: cannot use cassette ${shown}: ${(err as Error)?.name ?? 'error'} while reading it`, { cause: err });
-      this.log.error({ cassette: shown, err: error.message }, 'cassette cannot be used');
-      return { result: error };
+      return this.failure(shown, previous, err, stored.version);
     }
+  }
+
+  /** The entry for a cassette that cannot be used; the same failure as the previous entry's is reported once, not at every request. */
+  private failure(shown: string, previous: Entry | undefined, err: unknown, version?: Version): Entry {
+    const error = err instanceof ProxyError ? err : isIoError(err) ? unavailable(shown, err) : new ProxyError('cassette_invalid', `cassette-proxy replay: cannot use cassette ${shown}: ${(err as Error)?.name ?? 'error'} while reading it`, { cause: err });
+    if (previous?.result instanceof ProxyError && previous.result.message === error.message && previous.version === version) return previous;
+    if (error.code === 'cassette_not_found') this.log.warn({ cassette: shown }, 'cassette not found');
+    else this.log.error({ cassette: shown, err: error.message }, 'cassette cannot be used');
+    return { version, checkedAt: Date.now(), result: error };
   }
 }
 

@@ -10,7 +10,7 @@ import type { RequestView, RequestViewer } from '../match/request-view.js';
 import type { Lookup } from '../match/table.js';
 import { upstreamUrl, type Upstream } from '../providers/profile.js';
 import type { ReplayCassettes } from './cassettes.js';
-import { displayPath } from '../cassette/names.js';
+import { displayPath } from '../storage/names.js';
 
 const SHOWN_DIFFERENCES = 6;
 

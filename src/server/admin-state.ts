@@ -3,7 +3,7 @@
  * the file requests without `x-cassette` use), and the replay positions it rewinds.
  */
 import type { ModeChange } from '../admin/routes.js';
-import { cassettePath, displayPath, type CassetteNames } from '../cassette/names.js';
+import { cassettePath, displayPath, type CassetteNames } from '../storage/names.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Mode } from '../mode.js';

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrowserGuard } from '../admin/browser-guard.js';
 import { ADMIN_PREFIX, handleAdmin, type AdminContext } from '../admin/routes.js';
-import type { CassetteNames } from '../cassette/names.js';
+import type { CassetteNames } from '../storage/names.js';
 import { asProxyError, describeCause } from '../errors.js';
 import { Exchange } from '../exchange/exchange.js';
 import { sendError } from '../http/respond.js';

@@ -1,5 +1,5 @@
 /** One log line and one metric per exchange, when it is over: how it ended, where it went, how long it took. */
-import { displayPath } from '../cassette/names.js';
+import { displayPath } from '../storage/names.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { ownError } from '../http/respond.js';
 import type { Logger } from '../log.js';

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CassetteSummary } from '../admin/routes.js';
-import type { CassetteStore } from '../cassette/store.js';
+import type { CassetteStore } from '../storage/store.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Logger } from '../log.js';
 import type { Usage } from './usage.js';

@@ -1,6 +1,6 @@
 /** The cassette a request names with `x-cassette`, and the checks every name from a client or the admin API passes. */
 import type { IncomingMessage } from 'node:http';
-import { nameFromHeader } from '../cassette/names.js';
+import { nameFromHeader } from '../storage/names.js';
 import { ProxyError } from '../errors.js';
 import { CASSETTE_HEADER, takeCassetteHeader } from '../exchange/exchange.js';
 import { credentialInName } from '../redact/secrets.js';

@@ -9,8 +9,9 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BrowserGuard } from '../admin/browser-guard.js';
 import type { AdminContext, CassetteSummary, ModeChange } from '../admin/routes.js';
-import { CassetteNames } from '../cassette/names.js';
-import { CassetteStore } from '../cassette/store.js';
+import { CassetteNames } from '../storage/names.js';
+import { FsStorage } from '../storage/fs.js';
+import { CassetteStore } from '../storage/store.js';
 import type { Config } from '../config.js';
 import { Hooks, type Feature } from '../exchange/hooks.js';
 import { Forwarder } from '../forward/forwarder.js';
@@ -62,7 +63,8 @@ export interface RunningProxy {
  */
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics(), features: readonly Feature[] = []): Promise<RunningProxy> {
   const hooks = new Hooks([normalization(config.matchNormalize), ...features, redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields }))]);
-  const store = new CassetteStore(log, {
+  const storage = new FsStorage();
+  const store = new CassetteStore(storage, log, {
     saved: () => metrics.saves.inc(),
     failed: () => metrics.saveFailures.inc(),
     leaseConflict: (event) => metrics.leaseConflicts.inc({ event }),
@@ -75,7 +77,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     headers: config.matchHeaders,
     prepare: hooks.beforeMatch,
   });
-  const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);
+  const replayCassettes = new ReplayCassettes(storage, viewer, config.replayPolicy, log);
   const forwarder = new Forwarder({ maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, hooks, log, metrics);
   const pipeline = new Pipeline(config, new Replayer(replayCassettes, viewer), forwarder, new Recorder(store, hooks, log), hooks, metrics);
   const router = new UpstreamRouter(config);

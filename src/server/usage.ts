@@ -4,8 +4,8 @@
  */
 import type { CassetteSummary } from '../admin/routes.js';
 import { requestPath } from '../cassette/describe.js';
-import { displayPath } from '../cassette/names.js';
-import type { CassetteStore } from '../cassette/store.js';
+import { displayPath } from '../storage/names.js';
+import type { CassetteStore } from '../storage/store.js';
 import type { Interaction } from '../cassette/types.js';
 import type { Logger } from '../log.js';
 import type { MatchTable } from '../match/table.js';

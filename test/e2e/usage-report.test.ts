@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { readCassette } from '../../src/cassette/store.js';
+import { readCassetteFile } from '../support/cassettes.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { fixture } from '../support/paths.js';
 import { cassetteWith, startTestProxy } from '../support/proxy.js';
@@ -15,7 +15,7 @@ test('replay-or-record: what the proxy recorded itself is never listed as unused
   const proxy = await startTestProxy(t, { mode: 'replay-or-record', upstream: new URL(upstream.url), cassette: 'seed' });
   const file = path.join(proxy.dir, 'seed.yaml');
   await copyFile(fixture('seed.yaml'), file);
-  const [turnOne] = (await readCassette(file)).interactions;
+  const [turnOne] = (await readCassetteFile(file)).interactions;
   const post = (url: string, body: string) => fetch(`${proxy.url}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.text());
   const embed = (input: string) => post('/v1/embeddings', JSON.stringify({ model: 'text-embedding-3-small', input }));
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { load } from 'js-yaml';
-import { readCassette } from '../../src/cassette/store.js';
+import { readCassetteFile } from '../support/cassettes.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { tempDir } from '../support/paths.js';
 import { spawnProxy } from '../support/spawn.js';
@@ -50,7 +50,7 @@ test(`SIGKILL at random moments while recording, ${ROUNDS} rounds: every cassett
     running = false;
     await Promise.all(workers);
 
-    const cassette = await readCassette(file).catch((err: NodeJS.ErrnoException) => {
+    const cassette = await readCassetteFile(file).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && saved === 0 && lastCount === 0) return { interactions: [] };
       throw err;
     });

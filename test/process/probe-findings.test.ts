@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { MAX_CASSETTE_BYTES } from '../../src/cassette/store.js';
+import { MAX_CASSETTE_BYTES } from '../../src/storage/backend.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { REPO_ROOT, tempDir } from '../support/paths.js';
 import { BIN, runBin, spawnProxy } from '../support/spawn.js';

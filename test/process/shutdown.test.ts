@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import OpenAI from 'openai';
 import { cassetteText, serializeInteraction } from '../../src/cassette/codec.js';
-import { readCassette } from '../../src/cassette/store.js';
+import { readCassetteFile } from '../support/cassettes.js';
 import { FakeUpstream, SEED_TOOL_CALL_STREAM, SEED_TURN_ONE_REQUEST } from '../support/fake-upstream.js';
 import { fixture, tempDir } from '../support/paths.js';
 import { readCassetteYaml } from '../support/proxy.js';
@@ -64,7 +64,7 @@ test('the shutdown summary names the interactions never replayed (id, method, pa
   await upstream.close(); // replay never contacts it
   const temp = await tempDir();
   t.after(temp.remove);
-  const [, model] = (await readCassette(fixture('govcr-v4-chat-and-model.yaml'))).interactions;
+  const [, model] = (await readCassetteFile(fixture('govcr-v4-chat-and-model.yaml'))).interactions;
   const blocks = Array.from({ length: 60 }, (_, id) => serializeInteraction({ ...model!, id, request: { ...model!.request, url: `http://127.0.0.1:18182/v1/models/m${id}?key=x` } }));
   await writeFile(path.join(temp.dir, 'default.yaml'), cassetteText(blocks));
   const proxy = await spawnProxy(t, ['--port', '0', '--mode', 'replay', '--upstream', upstream.url, '--cassette-dir', temp.dir]);

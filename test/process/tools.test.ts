@@ -9,8 +9,8 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { cassetteText, parseCassette, serializeInteraction } from '../../src/cassette/codec.js';
-import { readCassette } from '../../src/cassette/store.js';
 import type { Interaction } from '../../src/cassette/types.js';
+import { readCassetteFile } from '../support/cassettes.js';
 import { FakeUpstream } from '../support/fake-upstream.js';
 import { fixture, tempDir } from '../support/paths.js';
 import { parseCassetteYaml, startTestProxy, type TestProxy } from '../support/proxy.js';
@@ -20,7 +20,7 @@ const SEED = fixture('seed.yaml');
 const GOVCR = fixture('govcr-v4-chat-and-model.yaml');
 
 async function interactionsOf(file: string): Promise<Interaction[]> {
-  return (await readCassette(file)).interactions;
+  return (await readCassetteFile(file)).interactions;
 }
 
 /** The cassette as a plain YAML reader sees it, with the fields go-vcr needs to load it. */

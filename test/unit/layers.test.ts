@@ -7,10 +7,14 @@ import { REPO_ROOT } from '../support/paths.js';
 
 const SRC = path.join(REPO_ROOT, 'src');
 
+const STORAGE_LAYER = 1.5;
+
 /** Lower numbers sit lower: kernel, format, policy, paths, host, entry. */
 function layer(file: string): number {
   const [top] = path.relative(SRC, file).split(path.sep);
   if (top !== undefined && !top.endsWith('.ts')) {
+    // Storage sits above the format (cassette) and below everything that records, replays or rewrites cassettes.
+    if (top === 'storage') return STORAGE_LAYER;
     const layers: Record<string, number> = { cassette: 1, redact: 2, match: 2, record: 2, forward: 3, replay: 3, admin: 3, server: 4, cli: 5, api: 5 };
     // HTTP plumbing sits on the kernel; on the format sit the provider profiles, then the exchange and its hook points.
     Object.assign(layers, { http: 0.5, providers: 1.6, exchange: 1.8 });
@@ -61,4 +65,18 @@ test('only the providers and the composition root (server/, api/, cli/) name the
   assert.ok(users.length > 0, 'someone registers the OpenAI profile');
   const found = users.map((file) => path.relative(SRC, file)).filter((file) => !allowed.includes(file.split(path.sep)[0]!));
   assert.deepEqual(found, []);
+});
+
+test('the format (src/cassette/) imports nothing of storage (src/storage/)', () => {
+  const dir = path.join(SRC, 'cassette');
+  const offending: string[] = [];
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+    const file = path.join(dir, name);
+    const text = readFileSync(file, 'utf8');
+    for (const [, spec] of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.[^'"]+)['"]/g)) {
+      const target = path.resolve(path.dirname(file), spec!);
+      if (path.relative(SRC, target).split(path.sep)[0] === 'storage') offending.push(`cassette/${name} → ${path.relative(SRC, target)}`);
+    }
+  }
+  assert.deepEqual(offending, []);
 });

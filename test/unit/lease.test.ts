@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Leases, leaseFile } from '../../src/cassette/lease.js';
-import { SIDE_FILE_BYTES } from '../../src/cassette/names.js';
+import { Leases, leaseFile } from '../../src/storage/lease.js';
+import { SIDE_FILE_BYTES } from '../../src/storage/names.js';
 import { silentLogger } from '../../src/log.js';
 import { tempDir } from '../support/paths.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { CassetteNames, cassettePath, nameFromHeader } from '../../src/cassette/names.js';
+import { CassetteNames, cassettePath, nameFromHeader } from '../../src/storage/names.js';
 import { tempDir } from '../support/paths.js';
 
 test('names map to <dir>/<name>.yaml, sub-folders allowed', () => {

@@ -16,6 +16,7 @@ import { openai } from '../../src/providers/openai.js';
 import { upstreamAt } from '../../src/providers/profile.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
 import { Replayer } from '../../src/replay/replayer.js';
+import { FsStorage } from '../../src/storage/fs.js';
 import { tempDir } from '../support/paths.js';
 
 /** Counts every request it views: recorded ones when a table loads or explains, incoming ones when they arrive. */
@@ -87,7 +88,7 @@ test('a forwarded miss (replay-or-record) costs one view, of the request; the er
   const file = path.join(dir, 'suite.yaml');
   await writeFile(file, cassetteText(suite(2000).map((i) => serializeInteraction(i))));
   const viewer = new CountingViewer({ ignore: [], headers: [] });
-  const replayer = new Replayer(new ReplayCassettes(viewer, 'repeat', silentLogger()), viewer);
+  const replayer = new Replayer(new ReplayCassettes(new FsStorage(), viewer, 'repeat', silentLogger()), viewer);
   const upstream = upstreamAt(openai, new URL('https://api.openai.com'));
   const body = conversationBody(1001); // case 333, turn 2
   body.messages.at(-1)!.content = 'Something else';

@@ -4,11 +4,13 @@ import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { serializeInteraction } from '../../src/cassette/codec.js';
-import { CassetteFile, readCassette } from '../../src/cassette/store.js';
 import type { NewInteraction } from '../../src/cassette/types.js';
 import { silentLogger } from '../../src/log.js';
 import { RequestViewer } from '../../src/match/request-view.js';
 import { ReplayCassettes } from '../../src/replay/cassettes.js';
+import { FsStorage } from '../../src/storage/fs.js';
+import { CassetteFile } from '../../src/storage/store.js';
+import { readCassetteFile } from '../support/cassettes.js';
 import { tempDir } from '../support/paths.js';
 import { parseCassetteYaml } from '../support/proxy.js';
 
@@ -35,7 +37,7 @@ function jsYamlCount(bytes: Buffer): number {
 async function savesOf(...batches: NewInteraction[][]): Promise<{ file: string; files: Buffer[]; remove: () => Promise<void> }> {
   const { dir, remove } = await tempDir();
   const file = path.join(dir, 'c.yaml');
-  const cassette = new CassetteFile(file, silentLogger());
+  const cassette = new CassetteFile(new FsStorage(), file, silentLogger());
   const files: Buffer[] = [];
   for (const batch of batches) {
     await Promise.all(batch.map((i) => cassette.add(i)));
@@ -57,9 +59,9 @@ function pendingPart(before: Buffer, after: Buffer): Buffer {
 test('a save cut short at any byte leaves the cassette as it was before that save, for the loader and for js-yaml', async (t) => {
   const { file, files, remove } = await savesOf([interaction('first')], [interaction(sse)], [interaction(binary, '{"input":"x"}')]);
   t.after(remove);
-  assert.equal((await readCassette(file)).interactions.length, 3);
+  assert.equal((await readCassetteFile(file)).interactions.length, 3);
   assert.equal(jsYamlCount(files[2]!), 3);
-  const all = (await readCassette(file)).interactions;
+  const all = (await readCassetteFile(file)).interactions;
 
   for (const saved of [1, 2]) {
     const before = files[saved - 1]!;
@@ -71,7 +73,7 @@ test('a save cut short at any byte leaves the cassette as it was before that sav
       const torn = Buffer.concat([before, pending.subarray(0, cut)]);
       await writeFile(file, torn);
       const where = `save ${saved}, cut after ${cut} of ${pending.length} pending bytes`;
-      assert.deepEqual((await readCassette(file)).interactions, all.slice(0, saved), where);
+      assert.deepEqual((await readCassetteFile(file)).interactions, all.slice(0, saved), where);
       assert.equal(jsYamlCount(torn), saved, `js-yaml, ${where}`);
       // Go's YAML reader refuses a whole file that holds half a UTF-8 character.
       assert.doesNotThrow(() => STRICT_UTF8.decode(torn), `valid UTF-8, ${where}`);
@@ -91,12 +93,12 @@ test('the one-byte commit never crosses a page boundary, and a save cut at that 
   const [, second, third] = files as [Buffer, Buffer, Buffer];
   assert.equal(second.length % PAGE, PAGE - 2, 'the test sized the second save to end just before a page boundary');
   assert.equal(third.subarray(second.length + 2, second.length + 2 + 5).toString(), '#: |\n', 'the marker starts the next page');
-  assert.equal((await readCassette(file)).interactions.length, 3);
+  assert.equal((await readCassetteFile(file)).interactions.length, 3);
   assert.equal(jsYamlCount(third), 3);
 
   const cutAtPage = third.subarray(0, second.length + 2);
   await writeFile(file, cutAtPage);
-  assert.equal((await readCassette(file)).interactions.length, 2);
+  assert.equal((await readCassetteFile(file)).interactions.length, 2);
   assert.equal(jsYamlCount(cutAtPage), 2);
 });
 
@@ -110,7 +112,7 @@ test('replay reads a cassette again once a save it read mid-way commits, even wh
   const mtime = new Date(Math.floor(Date.now() / 1000) * 1000);
   await utimes(file, mtime, mtime);
   const { mtimeMs, size } = await stat(file);
-  const cassettes = new ReplayCassettes(new RequestViewer({ ignore: [], headers: [] }), 'repeat', silentLogger(), 0);
+  const cassettes = new ReplayCassettes(new FsStorage(), new RequestViewer({ ignore: [], headers: [] }), 'repeat', silentLogger(), 0);
   assert.equal((await cassettes.table(file)).usage().interactions, 1, 'read mid-save: the pending interaction is not there yet');
 
   // The commit: one byte, same inode and size; the mtime put back, as a coarse clock would leave it.
@@ -125,7 +127,7 @@ test('an interaction is turned into YAML when added: readable in a whole rewrite
   const { dir, remove } = await tempDir();
   t.after(remove);
   const file = path.join(dir, 'c.yaml');
-  const cassette = new CassetteFile(file, silentLogger());
+  const cassette = new CassetteFile(new FsStorage(), file, silentLogger());
   const added = interaction(sse);
   const saved = cassette.add(added);
   // Changed before the save ran: the cassette holds what was added, not what the object became.
@@ -140,10 +142,10 @@ test('an interaction is turned into YAML when added: readable in a whole rewrite
   assert.ok(appended.includes('Gr\\u00fc\\u00dfe') && !appended.includes('Grüße'), 'a save in place writes ASCII');
 
   // Another process (a restart) reads the file and rewrites it whole: readable again.
-  await new CassetteFile(file, silentLogger()).add(interaction('next'));
+  await new CassetteFile(new FsStorage(), file, silentLogger()).add(interaction('next'));
   const rewritten = await readFile(file, 'utf8');
   assert.ok(rewritten.includes('again data: {"choices":[{"delta":{"content":"Grüße'), 'the appended interaction is readable again');
-  assert.deepEqual((await readCassette(file)).interactions.map((i) => i.response.body), [sse, `again ${sse}`, 'next']);
+  assert.deepEqual((await readCassetteFile(file)).interactions.map((i) => i.response.body), [sse, `again ${sse}`, 'next']);
 });
 
 test('a failed save keeps its interactions, large bodies included, and the next save writes them with their ids', async (t) => {
@@ -153,7 +155,7 @@ test('a failed save keeps its interactions, large bodies included, and the next 
   const blocker = path.join(dir, 'sub');
   await writeFile(blocker, 'not a folder');
   const file = path.join(blocker, 'c.yaml');
-  const cassette = new CassetteFile(file, silentLogger());
+  const cassette = new CassetteFile(new FsStorage(), file, silentLogger());
   // Over 1 MiB and past ASCII: its YAML is made when it is written, each time it is written.
   const large = `data: ${'Grüße '.repeat(200_000)}\n\n`.repeat(2);
   await assert.rejects(cassette.add(interaction(large)));
@@ -161,7 +163,7 @@ test('a failed save keeps its interactions, large bodies included, and the next 
   assert.equal(await cassette.add(interaction('second')), 1);
   // Appended in place, so in ASCII: quoted with escapes, made when written.
   assert.equal(await cassette.add(interaction(large)), 2);
-  const { interactions } = await readCassette(file);
+  const { interactions } = await readCassetteFile(file);
   assert.deepEqual(interactions.map((i) => [i.id, i.response.body]), [[0, large], [1, 'second'], [2, large]]);
   assert.ok(isAscii(await readFile(file).then((bytes) => bytes.subarray(bytes.lastIndexOf('#: |\n')))), 'the appended part is ASCII');
 });
@@ -172,7 +174,7 @@ test('a save whose lease is lost while it writes counts as failed, never as save
   let confirms = 0;
   // The lease holds when the save starts and is gone once it has written (another process took it over).
   const lease = { confirm: async () => (++confirms === 2 ? Promise.reject(new Error('lease lost')) : undefined) };
-  const cassette = new CassetteFile(path.join(dir, 'c.yaml'), silentLogger(), undefined, lease);
+  const cassette = new CassetteFile(new FsStorage(), path.join(dir, 'c.yaml'), silentLogger(), undefined, lease);
   await assert.rejects(cassette.add(interaction('first')), /lease lost/);
   assert.equal(confirms, 2, 'checked before and after writing');
   const { unsaved, saveFailures, lastSaveError, recordedSinceStart } = cassette.stats();
@@ -182,5 +184,16 @@ test('a save whose lease is lost while it writes counts as failed, never as save
   // bytes stayed), never lost.
   assert.equal(await cassette.add(interaction('second')), 2);
   assert.equal(cassette.stats().unsaved, 0);
-  assert.deepEqual((await readCassette(path.join(dir, 'c.yaml'))).interactions.map((i) => i.response.body), ['first', 'first', 'second']);
+  assert.deepEqual((await readCassetteFile(path.join(dir, 'c.yaml'))).interactions.map((i) => i.response.body), ['first', 'first', 'second']);
+});
+
+test('an interaction added just as a save ends is saved at once, not left for whatever is added next', async (t) => {
+  const { dir, remove } = await tempDir();
+  t.after(remove);
+  const cassette = new CassetteFile(new FsStorage(), path.join(dir, 'c.yaml'), silentLogger());
+  // Two hops after the save resolved its interactions: the save has looked at the queue for the last time.
+  await Promise.all([cassette.add(interaction('first')), cassette.add(interaction('second'))]);
+  const stuck = new Promise((resolve) => setTimeout(resolve, 5000, 'stuck').unref());
+  assert.equal(await Promise.race([cassette.add(interaction('third')), stuck]), 2);
+  assert.equal(cassette.stats().unsaved, 0);
 });

@@ -20,8 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { ProxyError, describeCause } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { displayPath } from './names.js';
 import { SingleFlight } from '../single-flight.js';
+import type { CassetteLeases, LeaseConflict } from './backend.js';
+import { displayPath } from './names.js';
 
 export const LEASE_RENEW_MS = 1000;
 export const LEASE_EXPIRES_MS = 5000;
@@ -46,8 +47,6 @@ interface Found {
   holder?: Holder;
 }
 
-export type LeaseConflict = 'refused' | 'lost';
-
 /**
  * Runs `work` holding the lease of cassette `file`, as a recording proxy holds it: a tool that
  * rewrites a cassette (prune, merge, redact) must never race a proxy appending to it, whose saves
@@ -65,7 +64,7 @@ export async function withLease<T>(file: string, work: () => Promise<T>): Promis
   }
 }
 
-export class Leases {
+export class Leases implements CassetteLeases {
   private readonly owner = randomBytes(8).toString('hex');
   private readonly held = new Set<string>();
   /** One take of a lease at a time per file: a claim, a renewal and a save's check may race for it. */
