@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   });
   const rps = (runs: Load[]) => runs.map((r) => r.rps);
   const p99 = (runs: Load[]) => runs.map((r) => r.p99);
-  const bareHttpProxy = (): Contender => ({ name: 'bare http-proxy', start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: [] });
+  const bareHttpProxy = <R = Load>(): Contender<R> => ({ name: 'bare http-proxy', start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: [] });
 
   /**
    * SSE event latency, record mode, 32 streams at once, against the client going to the upstream
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
       [
         { name: 'direct', start: async () => ({ ...upstream, stop: async () => undefined }), runs: direct },
         { name: 'record', start: async () => proxy('record', upstream.url, await tempDir()), runs: viaProxy },
-        { name: 'bare http-proxy', start: () => startServer([js('bare-http-proxy'), upstream.url]), runs: viaBare },
+        { ...bareHttpProxy(), runs: viaBare },
       ],
       // Warm-up (twice: JIT and connection pools): a sidecar runs for hours, so steady state is what counts.
       async (server) => {
@@ -522,11 +522,10 @@ async function main(): Promise<void> {
     // the same way, taking turns.
     if (only('startup')) {
       const dir = await tempDir();
-      const contenders: { name: string; args: string[]; runs: number[] }[] = [
-        { name: 'bare node:http', args: [js('bare-http')], runs: [] },
-        { name: 'replay', args: [BIN, '--port', '0', '--mode', 'replay', '--upstream', 'http://127.0.0.1:9', '--cassette-dir', dir], runs: [] },
-        { name: 'record', args: [BIN, '--port', '0', '--mode', 'record', '--upstream', upstream.url, '--cassette-dir', dir], runs: [] },
-      ];
+      const bare = { args: [js('bare-http')], runs: [] as number[] };
+      const replay = { args: [BIN, '--port', '0', '--mode', 'replay', '--upstream', 'http://127.0.0.1:9', '--cassette-dir', dir], runs: [] as number[] };
+      const record = { args: [BIN, '--port', '0', '--mode', 'record', '--upstream', upstream.url, '--cassette-dir', dir], runs: [] as number[] };
+      const contenders = [bare, replay, record];
       for (let i = 0; i < 2 * REPS + 1; i++) {
         for (let j = 0; j < contenders.length; j++) {
           const contender = contenders[(i + j) % contenders.length]!;
@@ -536,7 +535,6 @@ async function main(): Promise<void> {
           await server.stop();
         }
       }
-      const [bare, replay, record] = contenders as [(typeof contenders)[0], (typeof contenders)[0], (typeof contenders)[0]];
       row({ scenario: 'Start-up to listening', metric: 'replay mode', ours: replay.runs, baseline: bare.runs, baselineName: 'bare node:http', compare: 'ratio', target: { op: '<=', value: 1.5 }, unit: 'ms' });
       row({ scenario: 'Start-up to listening', metric: 'record mode', ours: record.runs, baseline: bare.runs, baselineName: 'bare node:http', compare: 'ratio', unit: 'ms' });
     }
