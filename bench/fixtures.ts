@@ -2,9 +2,13 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { CORE_SCHEMA, binaryTag, load } from 'js-yaml';
 import { cassetteText, serializeInteraction } from '../src/cassette/codec.js';
-import type { NewInteraction } from '../src/cassette/types.js';
+import { canonicalHeaderKey } from '../src/cassette/go.js';
+import type { HeaderMap, NewInteraction } from '../src/cassette/types.js';
 import { FsStorage } from '../src/storage/fs.js';
+import { sdkChatBody, sdkHeaders } from './sdk.js';
 
 export function chatInteraction(i: number): NewInteraction {
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Question number ${i}: what is ${i} + ${i}?` }] });
@@ -69,6 +73,21 @@ export function supportChatInteraction(i: number): NewInteraction {
   return { ...interaction, request: { ...interaction.request, body, content_length: Buffer.byteLength(body) } };
 }
 
+/** The SDK's request headers as the proxy records them: Go's spelling, the credential redacted. */
+export function recordedSdkHeaders(): HeaderMap {
+  return Object.fromEntries(Object.entries(sdkHeaders()).map(([name, value]) => [canonicalHeaderKey(name), [name === 'authorization' ? '[REDACTED]' : value]]));
+}
+
+/**
+ * The `i`-th interaction of the SDK chat suite (sdk.ts): the request as the SDK sends it, answered
+ * as chatInteraction is (in short, so that 50,000 of them stay about 200 MiB of YAML).
+ */
+export function sdkInteraction(i: number): NewInteraction {
+  const interaction = chatInteraction(i);
+  const body = JSON.stringify(sdkChatBody(i));
+  return { ...interaction, request: { ...interaction.request, headers: recordedSdkHeaders(), body, content_length: Buffer.byteLength(body) } };
+}
+
 /** A cassette file holding `count` interactions (chat by default), in a fresh temporary folder. */
 export async function cassetteOf(count: number, make: (i: number) => NewInteraction = chatInteraction): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cassette-bench-'));
@@ -76,6 +95,11 @@ export async function cassetteOf(count: number, make: (i: number) => NewInteract
   const blocks = Array.from({ length: count }, (_, id) => serializeInteraction({ id, ...make(id) }));
   await new FsStorage().write(file, [Buffer.from(cassetteText(blocks))], null);
   return file;
+}
+
+/** js-yaml's parse of a cassette file, as go-vcr's YAML reads it: the baseline of the loading figures. */
+export async function jsYamlParse(file: string): Promise<unknown> {
+  return load(await readFile(file, 'utf8'), { schema: CORE_SCHEMA.withTags(binaryTag) });
 }
 
 export function median(values: number[]): number {

@@ -60,6 +60,38 @@ export async function runJson<T>(args: string[]): Promise<T> {
   return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
+/**
+ * Starts `node <args>` with a pipe on its stdin and waits until it prints `ready`; `stop()` closes
+ * that stdin (the tool's signal to finish) and parses the last line it prints as JSON.
+ */
+export async function startJson<T>(args: string[], ready: string): Promise<{ stop(): Promise<T> }> {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not print ${ready} within 15 s`)), 15_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes(ready)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}`));
+    });
+  });
+  return {
+    async stop() {
+      child.stdin.end();
+      const [code] = await exited;
+      if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}`);
+      return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+    },
+  };
+}
+
 /** Resident memory of a process in MB: current (VmRSS) and peak since it started (VmHWM). */
 export async function memoryMb(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
