@@ -82,7 +82,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
       default: {
         const known = ['health', 'mode', 'metrics', 'cassettes', 'rewind'].some((p) => route.endsWith(`${ADMIN_PREFIX}${p}`));
         throw known
-          ? new ProxyError('method_not_allowed', `${route} is not supported; see the README's admin API`)
+          ? new ProxyError('method_not_allowed', `${route} is not supported; the admin API is described in docs/operations.md`)
           : new ProxyError('not_found', `no admin endpoint ${route}; there are /_proxy/health, /_proxy/mode, /_proxy/rewind, /_proxy/metrics and /_proxy/cassettes`);
       }
     }
