@@ -30,6 +30,11 @@ export interface MatchRules {
   normalize?: readonly RegExp[];
   /** Applied to both sides before matching: the redaction that recording applies. */
   redact?: (request: { url: string; headers: HeaderMap; body: Body }) => { url: string; headers?: HeaderMap; body?: Body };
+  /**
+   * The redaction markers older recordings hold, which match any value (marker.ts): `holds(key)`
+   * says a key has one, `bare(key)` is the key with every other marker made one.
+   */
+  bareMarkers?: { holds: (key: string) => boolean; bare: (key: string) => string };
 }
 
 export class RequestViewer {
@@ -74,6 +79,20 @@ export class RequestViewer {
   key(view: RequestView): string {
     const head = `${view.method} ${view.path}\n${JSON.stringify(view.query)}\n${JSON.stringify(view.headers)}\n`;
     return view.body.kind === 'json' ? `${head}json:${canonicalJson(view.body.value)}` : `${head}bytes:${view.body.bytes.toString('latin1')}`;
+  }
+
+  /**
+   * The key a recording is indexed under, and whether it holds a bare marker: a recording made
+   * before redacted values were digests, whose redacted values match any value. Such a key has
+   * every digest made bare, and `bareKey` gives a request that misses its key to try again.
+   */
+  recordedKey(key: string): { key: string; bare: boolean } {
+    return this.rules.bareMarkers?.holds(key) ? { key: this.rules.bareMarkers.bare(key), bare: true } : { key, bare: false };
+  }
+
+  /** A request's key with every redaction digest made bare, to match recordings that `recordedKey` says are bare. */
+  bareKey(key: string): string {
+    return this.rules.bareMarkers ? this.rules.bareMarkers.bare(key) : key;
   }
 
   private bodyView(body: Body | Buffer | undefined): BodyView {

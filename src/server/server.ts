@@ -25,6 +25,7 @@ import { Metrics, type Outcome } from '../metrics.js';
 import { MODE_POLICY, type Mode } from '../mode.js';
 import { bodyTooLarge, readBody } from '../read-body.js';
 import { toInteraction, type CapturedExchange } from '../record/capture.js';
+import { holdsBareMarker, withBareMarkers } from '../redact/marker.js';
 import { Redactor } from '../redact/redactor.js';
 import { credentialInName, pathForLog } from '../redact/secrets.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
@@ -69,7 +70,7 @@ interface ExchangeLog {
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics()): Promise<RunningProxy> {
   const state = { mode: config.mode, cassette: config.cassette, file: cassettePath(config.cassetteDir, config.cassette) };
   const forwarder = new Forwarder({ upstream: config.upstream, maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, log, metrics);
-  const redactor = new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields });
+  const redactor = new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields, key: config.redactKey });
   const store = new CassetteStore(log, {
     saved: () => metrics.saves.inc(),
     failed: () => metrics.saveFailures.inc(),
@@ -83,6 +84,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     headers: config.matchHeaders,
     normalize: config.matchNormalize,
     redact: (request) => redactor.redactRequest(request),
+    bareMarkers: { holds: holdsBareMarker, bare: withBareMarkers },
   });
   const replayCassettes = new ReplayCassettes(viewer, config.replayPolicy, log);
   const replayer = new Replayer(replayCassettes, viewer, config.upstream);
