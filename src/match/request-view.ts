@@ -31,8 +31,8 @@ export interface MatchRules {
   /** Applied to both sides before matching: the redaction that recording applies. */
   redact?: (request: { url: string; headers: HeaderMap; body: Body }) => { url: string; headers?: HeaderMap; body?: Body };
   /**
-   * The redaction markers older recordings hold, which match any value (marker.ts): `holds(key)`
-   * says a key has one, `bare(key)` is the key with every other marker made one.
+   * The bare redaction marker older recordings hold matches any value (redact/marker.ts):
+   * `holds(key)` says a key has one, `bare(key)` is the key with every digest marker made bare.
    */
   bareMarkers?: { holds: (key: string) => boolean; bare: (key: string) => string };
 }

@@ -64,9 +64,10 @@ function afterSpace(text: string, from: number): number {
 /**
  * Whether JSON text holds a secret-named key (at any depth), decided from its keys without parsing
  * it: only a body that does needs parsing to be redacted. Outside its strings, valid JSON holds no
- * word a secret name holds; a string whose opening quote no backslash precedes (an escaped quote is inside a
- * prompt) and that a colon follows is a key. Text that is not valid JSON may be answered either
- * way: it cannot be parsed anyway. A key spelled with escaped letters is left to the parser.
+ * word a secret name holds; a string whose opening quote no backslash precedes (an escaped quote
+ * is inside a prompt) and that a colon follows is a key. Text that is not valid JSON may be
+ * answered either way: it cannot be parsed anyway. A key spelled with escaped letters is left to
+ * the parser.
  */
 export function mayHoldSecretField(text: string): boolean {
   if (ESCAPED_NAME_CHARACTER.test(text)) return true;
@@ -75,7 +76,8 @@ export function mayHoldSecretField(text: string): boolean {
     const start = text.lastIndexOf('"', word.index);
     const end = text.indexOf('"', word.index + word[0].length);
     if (start === -1 || end === -1) return false;
-    if (text.charCodeAt(start - 1) !== BACKSLASH && isSecretField(text.slice(start + 1, end)) && text.charCodeAt(afterSpace(text, end + 1)) === COLON) return true;
+    const isKey = text.charCodeAt(start - 1) !== BACKSLASH && text.charCodeAt(afterSpace(text, end + 1)) === COLON;
+    if (isKey && isSecretField(text.slice(start + 1, end))) return true;
     // The rest of this string holds no key.
     SECRET_FIELD_WORD.lastIndex = end + 1;
   }
@@ -98,8 +100,9 @@ export function secretHeaderSet(extra: readonly string[] = []): ReadonlySet<stri
  * The literal credentials in the value of a secret header, each to be masked wherever it is
  * echoed. Only `Cookie` is split into `name=value` pairs (their values are the secrets). Any other
  * value is a secret whole, except that `<scheme> <credential>` (Bearer, Basic, Token, Key, …) gives
- * the credential on its own (which every echo of the whole value holds). A scheme with parameters (AWS SigV4: `Credential=…, SignedHeaders=…,
- * Signature=…`) gives its signature and access key id, never a name list such as SignedHeaders.
+ * the credential on its own (which every echo of the whole value holds). A scheme with parameters
+ * (AWS SigV4: `Credential=…, SignedHeaders=…, Signature=…`) gives its signature and access key id,
+ * never a name list such as SignedHeaders.
  */
 export function headerSecrets(name: string, value: string): string[] {
   if (isRedacted(value)) return [];
@@ -112,8 +115,8 @@ export function headerSecrets(name: string, value: string): string[] {
   const out = [value];
   const rest = withScheme(value)?.[1];
   if (rest === undefined) return out;
-  // Every form of `Bearer <credential>` holds the credential's: masking it alone gives an echo of the
-  // whole value the marker the header got (`Bearer [REDACTED:…]`). A short one is masked whole.
+  // Every form of `Bearer <credential>` holds the credential's, so masking that alone gives an echo
+  // of the whole value the marker the header got (`Bearer [REDACTED:…]`). A short one goes whole.
   if (TOKEN68.test(rest)) return rest.length >= MIN_SECRET_LENGTH ? [rest] : [...out, rest];
   if (!/^[A-Za-z0-9_-]+\s*=/.test(rest)) return [...out, rest];
   for (const [, param, raw] of rest.matchAll(/([A-Za-z0-9_-]+)\s*=\s*("[^"]*"|[^,\s]*)/g)) {
