@@ -1,8 +1,9 @@
 /**
  * What a redacted value becomes: `[REDACTED:hmac-sha256:<16 hex digits>]`, the first 64 bits of
  * HMAC-SHA256, under the redaction key, of the value's JSON text (a string in its quotes). The same
- * value always gives the same marker and two values never one marker, so a redacted field still
- * takes part in matching, while the value itself never reaches a cassette.
+ * value always gives the same marker and two values never one marker, so a redacted value the user
+ * matches on (a --redact-body-field value, a --match-header header) still decides matching, while
+ * the value itself never reaches a cassette.
  *
  * Cassettes written before digests hold the bare `[REDACTED]`, which matched any value; it still
  * does (see `holdsBareMarker`).
@@ -25,6 +26,13 @@ export const MIN_REDACT_KEY_LENGTH = 16;
 /** Hex digits kept: 64 bits, so two different values share a marker by chance about once in 10^19. */
 const DIGEST_DIGITS = 16;
 
+/**
+ * In the form requests are matched in (never on disk): a credential the built-in rules found, which
+ * matches any credential in its place, so that a suite recorded with a real key replays with
+ * another. Only what the user chose to match on keeps its digest (Redactor.redactRequest).
+ */
+export const ANY_CREDENTIAL = '[REDACTED:credential]';
+
 /** Maps a value (a string, or any JSON value) to its marker. */
 export type Mark = (value: unknown) => string;
 
@@ -41,7 +49,7 @@ export function digestMarker(key: string = DEFAULT_REDACT_KEY): Mark {
   return (value) => `[REDACTED:hmac-sha256:${createHmac('sha256', key).update(canonicalJson(value), 'utf8').digest('hex').slice(0, DIGEST_DIGITS)}]`;
 }
 
-const MARK = String.raw`\[REDACTED(?::hmac-sha256:[0-9a-f]{${DIGEST_DIGITS}})?\]`;
+const MARK = String.raw`\[REDACTED(?::hmac-sha256:[0-9a-f]{${DIGEST_DIGITS}}|:credential)?\]`;
 /** A marker alone, or after an authorization scheme (`Bearer [REDACTED:…]`). */
 const REDACTED_VALUE = new RegExp(String.raw`^(?:[A-Za-z0-9!#$%&'*+.^_\`|~-]+[ \t]+)?${MARK}$`);
 
@@ -52,8 +60,13 @@ export function isRedacted(value: string): boolean {
 
 /** A bare marker as text or percent-encoded (a query value, a form body). */
 const BARE = /\[REDACTED\]|%5[Bb]REDACTED%5[Dd]/;
-/** A digest marker as text or percent-encoded; group 1 and 2 keep the brackets' spelling. */
-const DIGEST = new RegExp(String.raw`(\[|%5[Bb])REDACTED(?::|%3[Aa])hmac-sha256(?::|%3[Aa])[0-9a-f]{${DIGEST_DIGITS}}(\]|%5[Dd])`, 'g');
+/** A digest marker (or ANY_CREDENTIAL) as text or percent-encoded; groups 1 and 2 keep the brackets' spelling. */
+const DIGEST = new RegExp(String.raw`(\[|%5[Bb])REDACTED(?::|%3[Aa])(?:hmac-sha256(?::|%3[Aa])[0-9a-f]{${DIGEST_DIGITS}}|credential)(\]|%5[Dd])`, 'g');
+
+/** The text with every digest marker but those in `kept` made ANY_CREDENTIAL. */
+export function anyCredential(text: string, kept: ReadonlySet<string>): string {
+  return text.includes('REDACTED') ? text.replace(DIGEST, (marker) => (kept.has(marker) ? marker : ANY_CREDENTIAL)) : text;
+}
 
 /** A JSON string that is a scheme and a bare marker: a secret header's value (JSON in a match key). */
 const SCHEME_AND_BARE = /"[A-Za-z0-9!#$%&'*+.^_`|~-]+ \[REDACTED\]"/g;
@@ -68,7 +81,7 @@ export function holdsBareMarker(text: string): boolean {
 }
 
 /**
- * The text with every digest marker made bare, and a JSON string that is a scheme and a marker
+ * The text with every digest marker (and ANY_CREDENTIAL) made bare, and a JSON string that is a scheme and a marker
  * (`"Bearer [REDACTED:…]"`) made the bare marker alone, as older versions wrote a secret header.
  */
 export function withBareMarkers(text: string): string {

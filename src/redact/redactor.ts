@@ -1,8 +1,8 @@
 /**
  * Redaction: a copy of an interaction with every credential replaced by a marker, made before
  * anything touches disk. The marker is a keyed digest of what it replaces (marker.ts), so a
- * redacted value still takes part in matching without being kept. Layers, each catching what the
- * one before might miss:
+ * redacted value the user matches on still decides matching without being kept (redactRequest
+ * gives the form requests are matched in). Layers, each catching what the one before might miss:
  *  1. secret headers (built-in list plus --redact-header) keep their name (and a scheme such as
  *     `Bearer`) and lose their value;
  *  2. secret query parameters (`api-key`, `key`, `access_token`, …) and secret body fields
@@ -19,7 +19,7 @@ import type { Body, CassetteResponse, FormMap, HeaderMap, NewInteraction } from 
 import { JsonTooDeep, MAX_JSON_DEPTH, parseJsonBody, replacePaths, type JsonPath } from '../json-path.js';
 import { isEventStream } from '../sse.js';
 import { maskSplitEchoes } from './echoes.js';
-import { digestMarker, isRedacted, type Mark } from './marker.js';
+import { anyCredential, digestMarker, isRedacted, type Mark } from './marker.js';
 import {
   MIN_SECRET_LENGTH,
   eachJsonField,
@@ -89,11 +89,11 @@ export class Redactor {
   }
 
   /**
-   * Redacts a parsed JSON request body in place; returns the literal secrets it removed, and adds
-   * to `quoted` the strings of --redact-body-field values (which a response may quote). Replay
-   * applies the same to incoming requests, so a redacted cassette still matches them.
+   * Redacts a parsed JSON request body in place; returns the literal secrets it removed, and notes
+   * in `fields` the --redact-body-field values (which a response may quote) and their markers.
+   * Replay applies the same to incoming requests, so a redacted cassette still matches them.
    */
-  private redactRequestJson(value: unknown, quoted?: Set<string>): string[] {
+  private redactRequestJson(value: unknown, fields: BodyFieldValues): string[] {
     const removed: string[] = [];
     eachJsonField(value, (key, child, parent) => {
       if (!isSecretField(key) || !holdsSecret(child)) return;
@@ -101,8 +101,10 @@ export class Redactor {
       parent[key] = this.mark(child);
     });
     replacePaths(value, this.bodyFields, (old) => {
-      if (quoted) for (const text of fieldSecrets(old)) quoted.add(text);
-      return this.markValue(old);
+      for (const text of fieldSecrets(old)) fields.texts.add(text);
+      const marker = this.markValue(old);
+      fields.markers.add(marker);
+      return marker;
     });
     return removed;
   }
@@ -110,10 +112,10 @@ export class Redactor {
   /** The redacted copy of an interaction; the input is not changed. */
   redact(interaction: NewInteraction): NewInteraction {
     const { response } = interaction;
-    const quoted = new Set<string>();
-    const { request, secrets } = this.redactRequestWithSecrets(interaction.request, true, quoted);
+    const fields = bodyFieldValues();
+    const { request, secrets } = this.redactRequestWithSecrets(interaction.request, fields, true);
     const mask = (text: string): string => maskText(text, secrets, this.mark);
-    const body = this.redactResponseBody(response, secrets, quoted);
+    const body = this.redactResponseBody(response, secrets, fields.texts);
     return {
       ...interaction,
       request,
@@ -139,18 +141,30 @@ export class Redactor {
   }
 
   /**
-   * A request as it would be recorded. Replay matches incoming requests in this form, so a
-   * redacted cassette matches the requests that made it.
+   * A request in the form replay matches it, incoming and recorded alike (so a redacted cassette
+   * matches the requests that made it): as recorded, except that only what the user matches on
+   * keeps its digest, --redact-body-field values and secret headers (which take part only when
+   * named with --match-header). A credential the built-in rules find anywhere else (query, form,
+   * a secret body field, a key inside a prompt) becomes ANY_CREDENTIAL and matches any other:
+   * a suite recorded with a real key replays with a placeholder one.
    */
   redactRequest<R extends RequestParts>(request: R): R {
-    return this.redactRequestWithSecrets(request).request;
+    const fields = bodyFieldValues();
+    const { request: out } = this.redactRequestWithSecrets(request, fields);
+    const any = (text: string): string => anyCredential(text, fields.markers);
+    const headers: HeaderMap = {};
+    for (const [name, values] of Object.entries(out.headers ?? {})) headers[name] = this.isSecretHeader(name) ? values : values.map(any);
+    const body = out.body ?? '';
+    const matched: R = { ...out, url: any(out.url), headers, body: typeof body === 'string' ? any(body) : mapLatin1(body, any) };
+    if (out.form) matched.form = Object.fromEntries(Object.entries(out.form).map(([name, values]) => [name, values.map(any)]));
+    return matched;
   }
 
   /** `recording`: a body too deep to look into is refused (it would be saved); matching only compares it as bytes. */
-  private redactRequestWithSecrets<R extends RequestParts>(request: R, recording = false, quoted?: Set<string>): { request: R; secrets: Literal[] } {
+  private redactRequestWithSecrets<R extends RequestParts>(request: R, fields: BodyFieldValues, recording = false): { request: R; secrets: Literal[] } {
     const found = new Set<string>();
     const original = request.body ?? '';
-    const redactedBody = this.redactRequestBody(original, headerValue(request.headers, 'content-type'), found, recording, quoted);
+    const redactedBody = this.redactRequestBody(original, headerValue(request.headers, 'content-type'), found, fields, recording);
     this.collectSecrets(request.headers ?? {}, request.form ?? {}, request.url, found);
     const secrets = secretLiterals(found);
     const mask = (text: string): string => maskText(text, secrets, this.mark);
@@ -161,7 +175,7 @@ export class Redactor {
     return { request: out, secrets };
   }
 
-  private redactRequestBody(body: Body, contentType: string | undefined, found: Set<string>, recording: boolean, quoted?: Set<string>): Body {
+  private redactRequestBody(body: Body, contentType: string | undefined, found: Set<string>, fields: BodyFieldValues, recording: boolean): Body {
     const boundary = multipartBoundary(contentType);
     if (boundary) return this.redactMultipart(body, boundary, found);
     if (typeof body === 'string' && contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return this.redactUrlencoded(body, found);
@@ -170,7 +184,7 @@ export class Redactor {
     return this.redactJsonBody(
       body,
       (value) => {
-        for (const secret of this.redactRequestJson(value, quoted)) found.add(secret);
+        for (const secret of this.redactRequestJson(value, fields)) found.add(secret);
       },
       recording,
     );
@@ -306,13 +320,25 @@ function maskText(text: string, literals: readonly Literal[], mark: Mark): strin
 /** Binary bodies are masked byte-wise: a latin1 view maps each byte to one character and back. */
 function maskBody(body: Body, literals: readonly Literal[], mark: Mark): Body {
   if (typeof body === 'string') return maskText(body, literals, mark);
+  const latin1Literals = literals.map(([form, secret]): Literal => [Buffer.from(form, 'utf8').toString('latin1'), secret]);
+  return mapLatin1(body, (view) => maskText(view, latin1Literals, mark));
+}
+
+/** A binary body through a text function, byte for byte (its latin1 view); the same bytes when nothing changed. */
+function mapLatin1(body: Uint8Array, map: (view: string) => string): Body {
   const view = latin1(body);
-  const masked = maskText(
-    view,
-    literals.map(([form, secret]): Literal => [Buffer.from(form, 'utf8').toString('latin1'), secret]),
-    mark,
-  );
-  return masked === view ? body : Buffer.from(masked, 'latin1');
+  const mapped = map(view);
+  return mapped === view ? body : Buffer.from(mapped, 'latin1');
+}
+
+/** The --redact-body-field values of a request: their strings (which a response may quote) and their markers. */
+interface BodyFieldValues {
+  texts: Set<string>;
+  markers: Set<string>;
+}
+
+function bodyFieldValues(): BodyFieldValues {
+  return { texts: new Set(), markers: new Set() };
 }
 
 /** A response with a body that redaction changed gives its new length, in `content_length` and `Content-Length`, as go-vcr replays them. */

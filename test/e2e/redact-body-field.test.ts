@@ -80,8 +80,9 @@ test('under --redact-body-field messages[*].content the same prompt hits, anothe
     return true;
   });
 
+  // Replay needs the flags recording had: without it the prompt is compared as sent, and misses.
   const unredacted = await startTestProxy(t, replayer(recorder.dir));
-  await assert.rejects(answered(unredacted.client('k'), ANSWERED), (err: any) => err.status === 404 && /body\.messages\[0\]\.content: recorded "\[REDACTED:hmac-sha256:/.test(err.message));
+  await assert.rejects(answered(unredacted.client('k'), ANSWERED), (err: any) => err.status === 404 && /body\.messages\[1\]\.content: recorded "\[REDACTED:[^"]+\]", got "quote:Please/.test(err.message));
 });
 
 test('--match-header Authorization: the key is a digest on disk, and another key misses while the same one hits', async (t) => {

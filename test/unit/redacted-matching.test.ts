@@ -41,7 +41,7 @@ test('a secret-named key at any depth is still found from the keys, and redacted
   const redactor = new Redactor();
   const body = JSON.stringify({ model: 'm', max_tokens: 5, tools: [{ type: 'mcp', server: { note: 'a monkey', config: { api_key: 'nested-secret-123456' } } }] });
   const parse = t.mock.method(JSON, 'parse');
-  const out = redactor.redactRequest({ url: URL_, headers: { 'Content-Type': ['application/json'] }, body });
+  const out = recorded(redactor, 0, { headers: { 'Content-Type': ['application/json'] }, body }).request;
   assert.equal(parse.mock.callCount(), 1, 'parsed by redaction, which found work to do');
   parse.mock.restore();
   assert.equal(JSON.parse(out.body as string).tools[0].server.config.api_key, mark('nested-secret-123456'));
@@ -72,28 +72,50 @@ function recording(id: number, request: Partial<Interaction['request']>): Intera
   };
 }
 
-test('redacted values match by digest: the same key, query credential and prompt hit, others miss', () => {
-  const contents = [parseJsonPath('messages[*].content') as JsonPath];
-  const redactor = new Redactor({ bodyFields: contents });
-  const viewer = viewerFor(redactor);
-  const sent = (key: string, prompt: string) => ({ url: `${URL_}?api-key=${key}`, headers: { Authorization: [`Bearer ${key}`], 'Content-Type': ['application/json'] }, body: JSON.stringify({ messages: [{ role: 'user', content: prompt }] }) });
-  const table = new MatchTable([recording(0, redactor.redactRequest(sent('key-one-123456789', 'What is 15 + 27?')))], viewer, 'repeat');
-  const lookup = (key: string, prompt: string) => {
-    const request = sent(key, prompt);
-    return table.take(viewer.key(viewer.view('POST', request.url, { authorization: request.headers.Authorization[0], ...JSON_TYPE }, Buffer.from(request.body))), () => assert.fail()).kind;
-  };
-  assert.equal(lookup('key-one-123456789', 'What is 15 + 27?'), 'hit');
-  assert.equal(lookup('key-two-123456789', 'What is 15 + 27?'), 'miss');
-  assert.equal(lookup('key-one-123456789', 'What is 15 + 28?'), 'miss');
+/** What recording writes for a request. */
+function recorded(redactor: Redactor, id: number, request: Partial<Interaction['request']>): Interaction {
+  const { response, ...rest } = recording(id, request);
+  return { ...redactor.redact({ ...rest, response }), id };
+}
+
+const contents = [parseJsonPath('messages[*].content') as JsonPath];
+const mcpAuthorization = [parseJsonPath('tools[*].authorization') as JsonPath];
+
+/** A chat request carrying a key in the Authorization header, the query, an MCP tool's authorization field and the prompt. */
+function sent(key: string, prompt: string, token = key) {
+  const tools = [{ type: 'mcp', server_url: 'https://mcp.example.com', authorization: token }];
+  return { url: `${URL_}?api-key=${key}`, headers: { Authorization: [`Bearer ${key}`], 'Content-Type': ['application/json'] }, body: JSON.stringify({ tools, messages: [{ role: 'user', content: `${prompt} (${key})` }] }) };
+}
+
+test('what the user matches on (a --redact-body-field value, a --match-header header) matches by digest; a credential elsewhere matches any credential', () => {
+  for (const [fields, tokenCounts] of [[contents, false], [[...contents, ...mcpAuthorization], true]] as const) {
+    const redactor = new Redactor({ bodyFields: fields });
+    const viewer = viewerFor(redactor);
+    const table = new MatchTable([recorded(redactor, 0, sent('key-one-123456789', 'What is 15 + 27?'))], viewer, 'repeat');
+    const lookup = (key: string, prompt: string, token?: string, header = key) => {
+      const request = sent(key, prompt, token);
+      const headers = { authorization: `Bearer ${header}`, ...JSON_TYPE };
+      return table.take(viewer.key(viewer.view('POST', request.url, headers, Buffer.from(request.body))), () => assert.fail()).kind;
+    };
+    assert.equal(lookup('key-one-123456789', 'What is 15 + 27?'), 'hit');
+    assert.equal(lookup('key-one-123456789', 'What is 15 + 27?', 'token-two-123456789'), tokenCounts ? 'miss' : 'hit', 'an MCP token counts when named with --redact-body-field');
+    assert.equal(lookup('key-one-123456789', 'What is 15 + 28?'), 'miss', 'another prompt');
+    assert.equal(lookup('key-one-123456789', 'What is 15 + 27?', 'key-one-123456789', 'key-two-123456789'), 'miss', 'another key in the matched header');
+  }
+  // A placeholder key in CI: the query, the MCP token and the key inside the prompt are credentials, which match any.
+  const redactor = new Redactor();
+  const ci = new RequestViewer({ ignore: [], headers: [], redact: (request) => redactor.redactRequest(request) });
+  const table = new MatchTable([recorded(redactor, 0, sent('key-one-123456789', 'What is 15 + 27?'))], ci, 'repeat');
+  const placeholder = sent('sk-placeholder-0000000000000000', 'What is 15 + 27?');
+  assert.equal(table.take(ci.key(ci.view('POST', placeholder.url, { authorization: placeholder.headers.Authorization[0], ...JSON_TYPE }, Buffer.from(placeholder.body))), () => assert.fail()).kind, 'hit');
 });
 
 test('a recording with bare [REDACTED] markers (header, query, body field) matches any value there; beside it, digests still tell values apart', () => {
-  const contents = [parseJsonPath('messages[*].content') as JsonPath];
   const redactor = new Redactor({ bodyFields: contents });
   const viewer = viewerFor(redactor);
   const body = (prompt: string) => JSON.stringify({ model: 'legacy', messages: [{ role: 'user', content: prompt }] });
   const legacy = recording(0, { url: `${URL_}?api-key=%5BREDACTED%5D`, headers: { Authorization: ['[REDACTED]'], 'Content-Type': ['application/json'] }, body: body('[REDACTED]') });
-  const current = recording(1, redactor.redactRequest({ url: URL_, headers: { Authorization: ['Bearer key-one-123456789'], 'Content-Type': ['application/json'] }, body: JSON.stringify({ model: 'new', messages: [{ role: 'user', content: 'hello there' }] }) }));
+  const current = recorded(redactor, 1, { url: URL_, headers: { Authorization: ['Bearer key-one-123456789'], 'Content-Type': ['application/json'] }, body: JSON.stringify({ model: 'new', messages: [{ role: 'user', content: 'hello there' }] }) });
   const table = new MatchTable([legacy, current], viewer, 'repeat');
   const take = (url: string, key: string, json: string) => {
     const found = table.take(viewer.key(viewer.view('POST', url, { authorization: `Bearer ${key}`, ...JSON_TYPE }, Buffer.from(json))), () => assert.fail());
