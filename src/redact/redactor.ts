@@ -40,8 +40,6 @@ import {
   type Literal,
 } from './secrets.js';
 
-export { REDACTED } from './marker.js';
-
 /** The parts of a request that redaction looks at (a recorded request, or an incoming one in replay). */
 export interface RequestParts {
   url: string;

@@ -8,8 +8,6 @@
 
 import { REDACTED, isRedacted, type Mark } from './marker.js';
 
-export { REDACTED } from './marker.js';
-
 /**
  * Literal credentials shorter than this occur by chance too often to be masked everywhere; so do
  * the values of --redact-body-field fields that a response echoes.
