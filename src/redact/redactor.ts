@@ -99,7 +99,8 @@ export class Redactor {
       parent[key] = this.mark(child);
     });
     replacePaths(value, this.bodyFields, (old) => {
-      for (const text of fieldSecrets(old)) fields.texts.add(text);
+      // A marker (a recording redacted again) is no value an answer could quote.
+      for (const text of fieldSecrets(old)) if (!isRedacted(text)) fields.texts.add(text);
       const marker = this.markValue(old);
       fields.markers.add(marker);
       return marker;

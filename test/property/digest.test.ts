@@ -36,7 +36,7 @@ test('digest(a) == digest(b) exactly when a == b, for the default key and a team
   );
 });
 
-test('under --redact-body-field, two requests match exactly when the redacted prompts are equal, and the recording holds neither prompt', () => {
+test('under --redact-body-field, two requests match exactly when the redacted prompts are equal, and the recording holds the prompt nowhere (nor the answer quoting it)', () => {
   const redactor = new Redactor({ bodyFields: [parseJsonPath('messages[*].content') as JsonPath] });
   const viewer = new RequestViewer({ ignore: [], headers: [], redact: (request) => redactor.redactRequest(request) });
   const url = 'https://api.openai.com/v1/chat/completions';
@@ -48,13 +48,15 @@ test('under --redact-body-field, two requests match exactly when the redacted pr
       assert.equal(keyOf(a) === keyOf(b), a === b);
       const recorded = redactor.redact({
         request: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: 0, host: 'h', url, method: 'POST', headers, body: body(a) },
-        response: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, status: '200 OK', code: 200, duration: '1ms', headers, body: '{}' },
+        response: { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, status: '200 OK', code: 200, duration: '1ms', headers, body: JSON.stringify({ quoted: `You said ${a}` }) },
       });
       const content: unknown = JSON.parse(recorded.request.body as string).messages[0].content;
       assert.ok(typeof content === 'string' && isRedacted(content));
       // The recording matches the request that made it, and scan finds nothing in it.
       assert.equal(viewer.key(viewer.view('POST', url, headers, recorded.request.body)), keyOf(a));
       assert.deepEqual(findLeaks(recorded), []);
+      assert.deepEqual(redactor.redact(recorded), recorded, 'redacting it again changes nothing');
+      if (a.length >= 8) assert.ok(!String(recorded.response.body).includes(JSON.stringify(a).slice(1, -1)), 'the answer\'s quote of the prompt is masked');
     }),
     { numRuns: 500 },
   );

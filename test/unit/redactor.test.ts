@@ -146,6 +146,7 @@ test('a --redact-body-field value the answer quotes is masked by its marker: in 
   assert.equal(deltas, `Sure: "${mark(prompt)}" hi`, 'the quote is one marker; "hi" (shorter than 8 characters) is left');
   assert.ok(body.includes(`"text":"Sure: \\"${mark(prompt)}\\" hi"`), 'and the whole quote in the done event');
   assert.ok(body.split('\r\n\r\n').every((event) => !event.includes('\n\n')), 'events keep their CRLF framing');
+  assert.deepEqual(redactor.redact(out), out, 'redacting the saved copy again (cassette-proxy redact) changes nothing');
 
   const json = JSON.stringify({ output_text: `You said ${prompt}` });
   const answer = redactor.redact(exchangeWith(request, { body: json, content_length: json.length, headers: { 'Content-Type': ['application/json'], 'Content-Length': [String(json.length)] } })).response;
