@@ -7,6 +7,7 @@
  * boundaries, so `event_offsets_ms` still times them; only an event that held part of an echo is
  * written again, its `data:` line as compact JSON.
  */
+import { parseJsonBody } from '../json-path.js';
 import { splitEvents } from '../sse.js';
 import type { Mark } from './marker.js';
 
@@ -51,8 +52,9 @@ function parseEvent(text: string): ParsedEvent | undefined {
   const line = lines[0]!;
   const start = line.index + line[0].length - line[1]!.length;
   try {
-    return { value: JSON.parse(line[1]!), start, end: start + line[1]!.length, changed: false };
+    return { value: parseJsonBody(line[1]!), start, end: start + line[1]!.length, changed: false };
   } catch {
+    // Not JSON, or nested too deep to walk: left as it is.
     return undefined;
   }
 }

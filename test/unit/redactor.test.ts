@@ -154,3 +154,13 @@ test('a --redact-body-field value the answer quotes is masked by its marker: in 
   assert.equal(answer.content_length, Buffer.byteLength(answer.body as string));
   assert.deepEqual(answer.headers['Content-Length'], [String(answer.content_length)], 'the length is the saved body\'s');
 });
+
+test('an event nested too deep to walk is left as it is, and the rest of the stream is still masked', () => {
+  const prompt = 'My name is Ada Lovelace.';
+  const deep = `data: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n\n`;
+  const stream = `${deep}data: ${JSON.stringify({ delta: `You said ${prompt}` })}\n\n`;
+  const out = new Redactor({ bodyFields: [parseJsonPath('input') as JsonPath] }).redact(
+    exchangeWith({ body: JSON.stringify({ input: prompt }), headers: { 'Content-Type': ['application/json'] } }, { body: stream, headers: { 'Content-Type': ['text/event-stream'] } }),
+  );
+  assert.equal(out.response.body, `${deep}data: ${JSON.stringify({ delta: `You said ${mark(prompt)}` })}\n\n`);
+});
