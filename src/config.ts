@@ -18,6 +18,8 @@ export interface Config {
   redactHeaders: string[];
   /** JSON body fields whose values are redacted before saving (and before matching in replay). */
   redactBodyFields: JsonPath[];
+  /** The key of the digests that redacted values become (never logged); undefined: the public default key. */
+  redactKey: string | undefined;
   logLevel: LogLevel;
   /** Replay: `strict` answers with each recording once, `repeat` repeats the last one. */
   replayPolicy: ReplayPolicy;

@@ -52,12 +52,13 @@ export function removePaths(value: unknown, paths: readonly JsonPath[]): void {
   }
 }
 
-/** Replaces every field the paths reach with `marker` (in place); returns how many were replaced. */
-export function replacePaths(value: unknown, paths: readonly JsonPath[], marker: string): number {
+/** Replaces every field the paths reach with what `replace` makes of its value (in place); returns how many were replaced. */
+export function replacePaths(value: unknown, paths: readonly JsonPath[], replace: (old: unknown) => unknown): number {
   let count = 0;
   for (const path of paths) {
     walk(value, path.segments, (parent, key) => {
-      (parent as Record<string | number, unknown>)[key] = marker;
+      const container = parent as Record<string | number, unknown>;
+      container[key] = replace(container[key]);
       count++;
     });
   }

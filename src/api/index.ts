@@ -31,6 +31,8 @@ export interface ProxyOptions {
   cassette?: string;
   redactHeader?: string[];
   redactBodyField?: string[];
+  /** Secret key of the digests that redacted values become (at least 16 characters); record and replay need the same one. */
+  redactKey?: string;
   replayPolicy?: ReplayPolicy;
   replayLatency?: ReplayLatency;
   replaySpeed?: number;

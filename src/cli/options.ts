@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { InferredOptionTypes, Options } from 'yargs';
 import yargsParser from 'yargs-parser';
 import { allowedHostProblem } from '../admin/browser-guard.js';
+import { redactKeyProblem } from '../redact/marker.js';
 import { credentialInName } from '../redact/secrets.js';
 import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../storage/names.js';
@@ -71,6 +72,11 @@ export const FLAGS = {
   },
   'redact-header': { type: 'string', array: true, default: [] as string[], describe: 'Header name to redact in cassettes, on top of the built-in list (repeatable)' },
   'redact-body-field': { type: 'string', array: true, default: [] as string[], describe: 'JSON body field to redact in cassettes, e.g. user, metadata.session or messages[*].content (repeatable)' },
+  'redact-key': {
+    type: 'string',
+    describe:
+      'Secret key (at least 16 characters) of the digests that redacted values become in cassettes; record and replay need the same one. Set it as CASSETTE_PROXY_REDACT_KEY to keep it out of the process list. Without it a public built-in key is used, so anyone can check a guessed value against a digest',
+  },
   'replay-policy': { type: 'string', default: 'repeat', describe: 'Replay: strict = each recording once (go-vcr); repeat = in order, then the last one again' },
   'replay-latency': { type: 'string', default: 'none', describe: 'Replay: none = as fast as possible; recorded = recorded time to headers and gaps between SSE events' },
   'replay-speed': { type: 'string', default: '1', describe: 'Replay: divides recorded delays, a number above 0 (2 = twice as fast)' },
@@ -339,6 +345,9 @@ export function configFrom(args: FlagValues): Config {
   if (adminToken !== undefined && adminToken.length < 8) bad('admin-token', 'must be at least 8 characters');
   const matchIgnore = jsonPaths('match-ignore', args['match-ignore']);
   const redactBodyFields = jsonPaths('redact-body-field', args['redact-body-field']);
+  const redactKey = args['redact-key'];
+  const keyProblem = redactKey === undefined ? undefined : redactKeyProblem(redactKey);
+  if (keyProblem) bad('redact-key', keyProblem);
 
   return {
     mode,
@@ -350,6 +359,7 @@ export function configFrom(args: FlagValues): Config {
     cassette: args.cassette,
     redactHeaders,
     redactBodyFields,
+    redactKey,
     logLevel,
     replayPolicy,
     replayLatency,

@@ -6,11 +6,15 @@ import { isDeepStrictEqual } from 'node:util';
 import { cassetteText, serializeInteraction } from '../cassette/codec.js';
 import { decodeStoredBody } from '../cassette/decode.js';
 import { findLeaks } from '../redact/leaks.js';
+import { redactKeyProblem } from '../redact/marker.js';
 import { Redactor } from '../redact/redactor.js';
 import { cassetteFiles, problemWith, readToolCassette, storage } from './cassette-files.js';
 import { toolCommand } from './command.js';
-import { jsonPaths } from './options.js';
+import { ENV_PREFIX, UsageError, jsonPaths } from './options.js';
 import { leakLine } from './scan.js';
+
+/** The proxy's own variable for --redact-key: a cassette is redacted with the key that replays it. */
+const REDACT_KEY_VARIABLE = `${ENV_PREFIX}_REDACT_KEY`;
 
 const REDACT_EXIT_STATUS =
   'Exit status: 0 every cassette rewritten with nothing left that looks like a credential; 1 something is left (printed with the flag that fixes it), or a cassette could not be read or written; 2 a usage error.';
@@ -21,9 +25,13 @@ export async function runRedact(argv: string[], out: NodeJS.WritableStream = pro
     .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'Cassette files, or folders to search for .yaml/.yml files' })
     .option('redact-header', { type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'Another header to redact' })
     .option('redact-body-field', { type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'A JSON body field to redact, e.g. messages[*].content' })
+    .option('redact-key', { type: 'string', describe: `The key of the digests redacted values become, as the proxy that replays these cassettes has it (default: the variable ${REDACT_KEY_VARIABLE}, else the public built-in key)` })
     .parseAsync();
   const headers = args['redact-header'];
-  const redactor = new Redactor({ headers, bodyFields: jsonPaths('redact-body-field', args['redact-body-field']) });
+  const key = args['redact-key'] ?? process.env[REDACT_KEY_VARIABLE];
+  const keyProblem = key === undefined ? undefined : redactKeyProblem(key);
+  if (keyProblem) throw new UsageError(`--redact-key (${REDACT_KEY_VARIABLE}): ${keyProblem}`, 'redact-key', keyProblem);
+  const redactor = new Redactor({ headers, bodyFields: jsonPaths('redact-body-field', args['redact-body-field']), key });
   let status = 0;
   for (const file of await cassetteFiles(args.paths as string[])) {
     const shown = storage.show(file);

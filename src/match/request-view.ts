@@ -31,6 +31,11 @@ export interface MatchRules {
   headers: readonly string[];
   /** The beforeMatch hooks (exchange/hooks.ts), applied to both sides: redaction, --match-normalize. */
   prepare?: MatchPreparation;
+  /**
+   * The bare redaction marker older recordings hold matches any value (redact/marker.ts):
+   * `holds(key)` says a key has one, `bare(key)` is the key with every digest marker made bare.
+   */
+  bareMarkers?: { holds: (key: string) => boolean; bare: (key: string) => string };
 }
 
 export class RequestViewer {
@@ -75,6 +80,20 @@ export class RequestViewer {
     // A file is in the key by its digest: the key stays short whatever the upload's size.
     if (body.kind === 'form') return `${head}form:${body.encoding}:${canonicalJson(body.parts.map((part) => [part.name, partValue(part)]))}`;
     return `${head}bytes:${body.bytes.toString('latin1')}`;
+  }
+
+  /**
+   * The key a recording is indexed under, and whether it holds a bare marker: a recording made
+   * before redacted values were digests, whose redacted values match any value. Such a key has
+   * every digest made bare, and `bareKey` gives a request that misses its key to try again.
+   */
+  recordedKey(key: string): { key: string; bare: boolean } {
+    return this.rules.bareMarkers?.holds(key) ? { key: this.rules.bareMarkers.bare(key), bare: true } : { key, bare: false };
+  }
+
+  /** A request's key with every redaction digest made bare, to match recordings that `recordedKey` says are bare. */
+  bareKey(key: string): string {
+    return this.rules.bareMarkers ? this.rules.bareMarkers.bare(key) : key;
   }
 
   private bodyView(body: Body | Buffer | undefined, contentType: string | undefined): BodyView {

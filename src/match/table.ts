@@ -50,6 +50,8 @@ export class MatchTable {
    * recorded. A miss's nearest candidates that tie prefer the recording there.
    */
   private asked = 0;
+  /** Whether a recording holds a bare redaction marker (RequestViewer.recordedKey): a miss then tries the bare key. */
+  private bare = false;
 
   constructor(
     readonly interactions: readonly Interaction[],
@@ -60,7 +62,8 @@ export class MatchTable {
     const prints = new NearestIndexBuilder();
     interactions.forEach((interaction, position) => {
       const view = this.viewOf(interaction);
-      const key = viewer.key(view);
+      const { key, bare } = viewer.recordedKey(viewer.key(view));
+      this.bare ||= bare;
       this.keys.push(key);
       const slot = this.slots.get(key);
       if (slot) slot.positions.push(position);
@@ -73,7 +76,7 @@ export class MatchTable {
   /** The next recording for a request whose match key (`viewer.key` of its view) is `key`; the view is asked for only on a miss. */
   take(key: string, view: () => RequestView): Lookup {
     const own = this.asked++;
-    const slot = this.slots.get(key);
+    const slot = this.slots.get(key) ?? (this.bare ? this.slots.get(this.viewer.bareKey(key)) : undefined);
     if (!slot) {
       let found: { nearest?: Nearest } | undefined;
       return { kind: 'miss', nearest: () => (found ??= { nearest: this.nearest(view(), own) }).nearest };

@@ -8,9 +8,8 @@ import { canDecode, storedEncoding } from '../cassette/decode.js';
 import type { Body, HeaderMap, Interaction } from '../cassette/types.js';
 import { headerValue } from '../http/headers.js';
 import { parseJsonBody } from '../json-path.js';
+import { isRedacted } from './marker.js';
 import {
-  REDACTED,
-  SECRET_FIELD_HINT,
   eachJsonField,
   fieldSecrets,
   headerSecrets,
@@ -18,11 +17,13 @@ import {
   isSecretField,
   isSecretParam,
   looksLikeCustomSecretHeader,
+  mayHoldSecretField,
   multipartBoundary,
   multipartFields,
   secretHeaderSet,
   secretLiterals,
   shapesIn,
+  type Literal,
 } from './secrets.js';
 
 export interface Leak {
@@ -47,18 +48,18 @@ export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>
   const shapes = (where: string, value: string): void => {
     for (const what of shapesIn(value)) leaks.push({ where, what });
   };
-  const echoes = (where: string, value: string, literals: readonly string[]): void => {
-    if (literals.some((literal) => value.includes(literal)) && !leaks.some((leak) => leak.where === where)) {
+  const echoes = (where: string, value: string, literals: readonly Literal[]): void => {
+    if (literals.some(([form]) => value.includes(form)) && !leaks.some((leak) => leak.where === where)) {
       leaks.push({ where, what: 'a credential that the request sent' });
     }
   };
-  const headers = (where: string, map: HeaderMap | undefined, literals?: readonly string[]): void => {
+  const headers = (where: string, map: HeaderMap | undefined, literals?: readonly Literal[]): void => {
     for (const [name, values] of Object.entries(map ?? {})) {
       const lower = name.toLowerCase();
       for (const value of values) {
         const at = `${where}.${name}`;
         if (secretHeaders.has(lower)) {
-          if (value === REDACTED) continue;
+          if (isRedacted(value)) continue;
           leaks.push({ where: at, what: 'a credential header that was not redacted', ...(!builtin.has(lower) && { header: name }) });
           for (const secret of headerSecrets(name, value)) sent.add(secret);
         } else if (looksLikeCustomSecretHeader(name, value)) {
@@ -72,7 +73,7 @@ export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>
   };
   const params = (where: string, pairs: Iterable<[string, string]>): void => {
     for (const [name, value] of pairs) {
-      if (isSecretParam(name) && value !== REDACTED && value !== '') {
+      if (isSecretParam(name) && !isRedacted(value) && value !== '') {
         leaks.push({ where: `${where}${name}`, what: 'a credential parameter that was not redacted' });
         sent.add(value);
       }
@@ -106,7 +107,7 @@ export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>
     leaks.push(canDecode(coding) ? { where: 'response.body', what } : { where: 'response.body', what: `${what} (${coding}, which redact cannot decode)`, fix: 'record this interaction again with cassette-proxy' });
   }
   shapes('response.body', body);
-  echoes('response.body', body, typeof response.body === 'string' ? literals : literals.map((literal) => Buffer.from(literal, 'utf8').toString('latin1')));
+  echoes('response.body', body, typeof response.body === 'string' ? literals : literals.map(([form, secret]): Literal => [Buffer.from(form, 'utf8').toString('latin1'), secret]));
   return leaks;
 }
 
@@ -117,16 +118,16 @@ function requestBodyFields(body: Body, type: string | undefined, found: (field: 
     const view = typeof body === 'string' ? Buffer.from(body, 'utf8').toString('latin1') : latin1(body);
     for (const [name, start, end] of multipartFields(view, boundary)) {
       const value = Buffer.from(view.slice(start, end), 'latin1').toString('utf8');
-      if (isSecretParam(name) && value !== REDACTED && value !== '') found(name, [value]);
+      if (isSecretParam(name) && !isRedacted(value) && value !== '') found(name, [value]);
     }
     return;
   }
   if (typeof body !== 'string') return;
   if (type?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-    for (const [name, value] of new URLSearchParams(body)) if (isSecretParam(name) && value !== REDACTED && value !== '') found(name, [value]);
+    for (const [name, value] of new URLSearchParams(body)) if (isSecretParam(name) && !isRedacted(value) && value !== '') found(name, [value]);
     return;
   }
-  if (!/^\s*[{[]/.test(body) || !SECRET_FIELD_HINT.test(body)) return;
+  if (!/^\s*[{[]/.test(body) || !mayHoldSecretField(body)) return;
   try {
     eachJsonField(parseJsonBody(body), (key, child) => {
       if (isSecretField(key) && holdsSecret(child)) found(key, fieldSecrets(child));

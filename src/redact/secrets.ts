@@ -8,9 +8,12 @@
  */
 import { PROFILES } from '../providers/registry.js';
 
-export const REDACTED = '[REDACTED]';
+import { REDACTED, isRedacted, type Mark } from './marker.js';
 
-/** Literal credentials shorter than this occur by chance too often to be masked everywhere. */
+/**
+ * Literal credentials shorter than this occur by chance too often to be masked everywhere; so do
+ * the values of --redact-body-field fields that a response echoes.
+ */
 export const MIN_SECRET_LENGTH = 8;
 
 /** HTTP's own credential headers, and those of gateways and of APIs that have no profile yet. */
@@ -43,11 +46,45 @@ export const SECRET_QUERY_PARAMS: readonly string[] = [...new Set([...GENERAL_SE
  */
 const SECRET_FIELD = /^(?:api[-_]?key|access[-_]?token|refresh[-_]?token|id[-_]?token|auth[-_]?token|bearer[-_]?token|client[-_]?secret|private[-_]?key|secret|password|passwd|authorization)$/i;
 
-/** Text that may hold a secret field name: bodies without it need no parsing. */
-export const SECRET_FIELD_HINT = /key|token|secret|passw|authorization/i;
-
 export function isSecretField(name: string): boolean {
   return SECRET_FIELD.test(name);
+}
+
+/** A word every secret field name holds (global: the key scan walks its matches). */
+const SECRET_FIELD_WORD = /key|token|secret|passw|authorization/gi;
+/** A letter, `-` or `_` written as a `\u` escape, which no serialiser does unasked: a key could spell a secret name so. */
+const ESCAPED_NAME_CHARACTER = /\\u00(?:[46][1-9a-f]|[57][0-9a]|2d|5f)/i;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/** The index of the first character at or after `from` that is not JSON whitespace. */
+function afterSpace(text: string, from: number): number {
+  let at = from;
+  for (let c = text.charCodeAt(at); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = text.charCodeAt(++at));
+  return at;
+}
+
+/**
+ * Whether JSON text holds a secret-named key (at any depth), decided from its keys without parsing
+ * it: only a body that does needs parsing to be redacted. Outside its strings, valid JSON holds no
+ * word a secret name holds; a string whose opening quote no backslash precedes (an escaped quote
+ * is inside a prompt) and that a colon follows is a key. Text that is not valid JSON may be
+ * answered either way: it cannot be parsed anyway. A key spelled with escaped letters is left to
+ * the parser.
+ */
+export function mayHoldSecretField(text: string): boolean {
+  if (ESCAPED_NAME_CHARACTER.test(text)) return true;
+  SECRET_FIELD_WORD.lastIndex = 0;
+  for (let word = SECRET_FIELD_WORD.exec(text); word; word = SECRET_FIELD_WORD.exec(text)) {
+    const start = text.lastIndexOf('"', word.index);
+    const end = text.indexOf('"', word.index + word[0].length);
+    if (start === -1 || end === -1) return false;
+    const isKey = text.charCodeAt(start - 1) !== BACKSLASH && text.charCodeAt(afterSpace(text, end + 1)) === COLON;
+    if (isKey && isSecretField(text.slice(start + 1, end))) return true;
+    // The rest of this string holds no key.
+    SECRET_FIELD_WORD.lastIndex = end + 1;
+  }
+  return false;
 }
 
 const SECRET_PARAMS: ReadonlySet<string> = new Set(SECRET_QUERY_PARAMS);
@@ -65,12 +102,13 @@ export function secretHeaderSet(extra: readonly string[] = []): ReadonlySet<stri
 /**
  * The literal credentials in the value of a secret header, each to be masked wherever it is
  * echoed. Only `Cookie` is split into `name=value` pairs (their values are the secrets). Any other
- * value is a secret whole, and `<scheme> <credential>` (Bearer, Basic, Token, Key, …) gives the
- * credential on its own too. A scheme with parameters (AWS SigV4: `Credential=…, SignedHeaders=…,
- * Signature=…`) gives its signature and access key id, never a name list such as SignedHeaders.
+ * value is a secret whole, except that `<scheme> <credential>` (Bearer, Basic, Token, Key, …) gives
+ * the credential on its own (which every echo of the whole value holds). A scheme with parameters
+ * (AWS SigV4: `Credential=…, SignedHeaders=…, Signature=…`) gives its signature and access key id,
+ * never a name list such as SignedHeaders.
  */
 export function headerSecrets(name: string, value: string): string[] {
-  if (value === REDACTED) return [];
+  if (isRedacted(value)) return [];
   const lower = name.toLowerCase();
   if (lower === 'cookie' || lower === 'set-cookie') {
     // A Set-Cookie's attributes (Path, Expires, …) follow its first pair and are not secret.
@@ -78,10 +116,12 @@ export function headerSecrets(name: string, value: string): string[] {
     return [value, ...pairs.map((pair) => pair.slice(pair.indexOf('=') + 1).trim())];
   }
   const out = [value];
-  const scheme = /^\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+\s+(.+?)\s*$/.exec(value);
-  if (!scheme) return out;
-  const rest = scheme[1]!;
-  if (TOKEN68.test(rest) || !/^[A-Za-z0-9_-]+\s*=/.test(rest)) return [...out, rest];
+  const rest = withScheme(value)?.[1];
+  if (rest === undefined) return out;
+  // Every form of `Bearer <credential>` holds the credential's, so masking that alone gives an echo
+  // of the whole value the marker the header got (`Bearer [REDACTED:…]`). A short one goes whole.
+  if (TOKEN68.test(rest)) return rest.length >= MIN_SECRET_LENGTH ? [rest] : [...out, rest];
+  if (!/^[A-Za-z0-9_-]+\s*=/.test(rest)) return [...out, rest];
   for (const [, param, raw] of rest.matchAll(/([A-Za-z0-9_-]+)\s*=\s*("[^"]*"|[^,\s]*)/g)) {
     const paramValue = raw!.replace(/^"|"$/g, '');
     const lowerParam = param!.toLowerCase();
@@ -91,27 +131,63 @@ export function headerSecrets(name: string, value: string): string[] {
   return out;
 }
 
+/** `<scheme> <rest>` (Bearer, Basic, AWS4-HMAC-SHA256, …) split in two, or undefined for a value without a scheme. */
+export function withScheme(value: string): [scheme: string, rest: string] | undefined {
+  const match = /^\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s+(.+?)\s*$/.exec(value);
+  return match ? [match[1]!, match[2]!] : undefined;
+}
+
+/** A credential on its own after a scheme (RFC 7235's token68), as `Bearer sk-…` holds one. */
+export function isToken68(text: string): boolean {
+  return TOKEN68.test(text);
+}
+
+/** How a secret may appear in text, and the secret it stands for (whose marker replaces it). */
+export type Literal = [form: string, secret: string];
+
 /**
  * The literal secrets worth masking wherever they are echoed, longest first: each long enough,
  * as sent, percent-encoded (an echo in a URL or a form body) and escaped in a JSON string (an
  * echo in a JSON or SSE body).
  */
-export function secretLiterals(found: Iterable<string>): string[] {
-  const out = new Set<string>();
+export function secretLiterals(found: Iterable<string>): Literal[] {
+  const out = new Map<string, string>();
+  const add = (form: string, secret: string): void => void (out.has(form) || out.set(form, secret));
   for (const secret of found) {
-    if (secret.length < MIN_SECRET_LENGTH || secret === REDACTED) continue;
-    out.add(secret);
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret) {
-      out.add(encoded);
+    if (secret.length < MIN_SECRET_LENGTH || isRedacted(secret)) continue;
+    add(secret, secret);
+    const encoded = uriEncoded(secret);
+    if (encoded !== undefined && encoded !== secret) {
+      add(encoded, secret);
       // The form encoding: spaces as +, and a few more marks escaped.
-      out.add(encoded.replaceAll('%20', '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+      add(encoded.replaceAll('%20', '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`), secret);
     }
     const json = JSON.stringify(secret).slice(1, -1);
-    out.add(json);
-    if (json.includes('/')) out.add(json.replaceAll('/', '\\/')); // some servers escape slashes too
+    add(json, secret);
+    if (json.includes('/')) add(json.replaceAll('/', '\\/'), secret); // some servers escape slashes too
   }
-  return [...out].sort((a, b) => b.length - a.length);
+  return [...out].sort((a, b) => b[0].length - a[0].length);
+}
+
+/** The percent-encoded form of text; none for text with a lone UTF-16 surrogate, which has no UTF-8 form to encode. */
+function uriEncoded(text: string): string | undefined {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The text with every literal replaced, in one pass (a marker put in is never looked into again),
+ * by the marker of the secret it stands for. `literals` come longest first, so the longest wins.
+ */
+export function replaceLiterals(text: string, literals: readonly Literal[], mark: Mark): string {
+  const present = literals.filter(([form]) => text.includes(form));
+  if (present.length === 0) return text;
+  const secretOf = new Map(present);
+  const pattern = new RegExp(present.map(([form]) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  return text.replace(pattern, (form) => mark(secretOf.get(form)));
 }
 
 /** RFC 7235's token68: the credential after a scheme such as Bearer or Basic. */
@@ -127,37 +203,39 @@ export interface SecretShape {
   /** What it looks like, for a report. */
   what: string;
   pattern: RegExp;
-  /** The replacement text (`$1` keeps a scheme name). */
-  replacement: string;
+  /** True when group 1 is a scheme name (`Bearer `), which is kept. */
+  scheme?: true;
 }
 
 /** Credentials recognised by their shape alone, masked anywhere in an interaction even if the client never sent them. */
 export const SECRET_SHAPES: readonly SecretShape[] = [
-  { what: 'an OpenAI key (sk-…)', pattern: new RegExp(`${START}sk-[A-Za-z0-9_-]{16,}`, 'g'), replacement: REDACTED },
-  { what: 'an OpenAI ephemeral key (ek_…)', pattern: new RegExp(`${START}ek_[A-Za-z0-9_-]{16,}`, 'g'), replacement: REDACTED },
-  { what: 'a Google API key (AIza…)', pattern: new RegExp(`${START}AIza[A-Za-z0-9_-]{35}`, 'g'), replacement: REDACTED },
-  { what: 'an AWS access key id (AKIA…)', pattern: new RegExp(`${START}A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])`, 'g'), replacement: REDACTED },
+  { what: 'an OpenAI key (sk-…)', pattern: new RegExp(`${START}sk-[A-Za-z0-9_-]{16,}`, 'g') },
+  { what: 'an OpenAI ephemeral key (ek_…)', pattern: new RegExp(`${START}ek_[A-Za-z0-9_-]{16,}`, 'g') },
+  { what: 'a Google API key (AIza…)', pattern: new RegExp(`${START}AIza[A-Za-z0-9_-]{35}`, 'g') },
+  { what: 'an AWS access key id (AKIA…)', pattern: new RegExp(`${START}A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])`, 'g') },
   {
     what: 'a bearer token',
     pattern: new RegExp(`${START}((?:[Bb]earer|BEARER)[ \\t]+)[A-Za-z0-9._~+/-]{16,}=*`, 'g'),
-    replacement: `$1${REDACTED}`,
+    scheme: true,
   },
   {
     // Prose says "Key points" or "Basic usage": these schemes need a digit in the value, or base64 padding.
     what: 'a credential after an authorization scheme (Basic, Token, Key, ApiKey)',
     pattern: new RegExp(`${START}((?:Basic|Token|Key|ApiKey)[ \\t]+)(?=[A-Za-z0-9._~+/-]*[0-9]|[A-Za-z0-9._~+/-]{16,}=)[A-Za-z0-9._~+/-]{16,}=*`, 'g'),
-    replacement: `$1${REDACTED}`,
+    scheme: true,
   },
 ];
 
 /** Text without any of these needs no shape matching: one cheap test on the hot path. */
 const SHAPE_HINT = /sk-|ek_|AIza|A[KS]IA|earer|EARER|Basic|Token|Key/;
 
-/** The text with every credential shape masked. */
-export function maskShapes(text: string): string {
+/** The text with every credential shape masked: by its marker, or (a log line) by the bare one. */
+export function maskShapes(text: string, mark: Mark = () => REDACTED): string {
   if (!SHAPE_HINT.test(text)) return text;
   let out = text;
-  for (const shape of SECRET_SHAPES) out = out.replace(shape.pattern, shape.replacement);
+  for (const shape of SECRET_SHAPES) {
+    out = out.replace(shape.pattern, (found: string, scheme: unknown) => (shape.scheme ? `${scheme as string}${mark(found.slice((scheme as string).length))}` : mark(found)));
+  }
   return out;
 }
 
@@ -195,7 +273,7 @@ export function shapesIn(text: string): string[] {
  * marker, a number, or an array or object with such a leaf (redacted whole).
  */
 export function holdsSecret(value: unknown): boolean {
-  if (typeof value === 'string') return value !== '' && value !== REDACTED;
+  if (typeof value === 'string') return value !== '' && !isRedacted(value);
   if (typeof value === 'number') return true;
   if (value === null || typeof value !== 'object') return false;
   return Object.values(value).some(holdsSecret);

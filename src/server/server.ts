@@ -22,6 +22,7 @@ import { Metrics } from '../metrics.js';
 import { MODE_POLICY, type Mode } from '../mode.js';
 import { Recorder } from '../record/recorder.js';
 import { redaction } from '../redact/redaction.js';
+import { holdsBareMarker, withBareMarkers } from '../redact/marker.js';
 import { Redactor } from '../redact/redactor.js';
 import { ReplayCassettes } from '../replay/cassettes.js';
 import { Replayer } from '../replay/replayer.js';
@@ -62,7 +63,7 @@ export interface RunningProxy {
  * --match-normalize and before redaction, which always runs last.
  */
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics(), features: readonly Feature[] = []): Promise<RunningProxy> {
-  const hooks = new Hooks([normalization(config.matchNormalize), ...features, redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields }))]);
+  const hooks = new Hooks([normalization(config.matchNormalize), ...features, redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields, key: config.redactKey }))]);
   const storage = new FsStorage();
   const store = new CassetteStore(storage, log, {
     saved: () => metrics.saves.inc(),
@@ -76,6 +77,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     ignore: config.matchBuiltinIgnore ? [...BUILTIN_IGNORE, ...config.matchIgnore] : config.matchIgnore,
     headers: config.matchHeaders,
     prepare: hooks.beforeMatch,
+    bareMarkers: { holds: holdsBareMarker, bare: withBareMarkers },
   });
   const replayCassettes = new ReplayCassettes(storage, viewer, config.replayPolicy, log);
   const forwarder = new Forwarder({ maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, hooks, log, metrics);

@@ -8,6 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import zlib from 'node:zlib';
+import { digestMarker } from '../../src/redact/marker.js';
 import { makeTestKey } from '../support/fake-upstream.js';
 import { capturedLog } from '../support/log.js';
 import { cassetteWith, startTestProxy, type TestProxy } from '../support/proxy.js';
@@ -70,7 +71,7 @@ test('raw DEFLATE sent as `deflate` and gzip missing only its trailer are stored
     assert.equal(response.uncompressed, true, where);
     assert.equal(response.headers['Content-Encoding'], undefined, where);
     const body = JSON.parse(response.body);
-    assert.equal(body.error.message, 'Incorrect API key provided: [REDACTED]', where);
+    assert.equal(body.error.message, `Incorrect API key provided: Bearer ${digestMarker()(key)}`, where);
     assert.equal(body.padding.length, 100_000, where);
   }
 });

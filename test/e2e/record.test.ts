@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import type OpenAI from 'openai';
 import { parseDuration } from '../../src/cassette/go.js';
+import { digestMarker } from '../../src/redact/marker.js';
 import {
   AUDIO_BYTES,
   FakeUpstream,
@@ -64,7 +65,7 @@ test('a streamed tool call passes through and is recorded in go-vcr shape', asyn
   assert.equal(request.content_length, Buffer.byteLength(request.body));
   assert.deepEqual(JSON.parse(request.body), { ...SEED_TURN_ONE_REQUEST, stream: true });
   assert.deepEqual(request.headers['Content-Type'], ['application/json']);
-  assert.deepEqual(request.headers.Authorization, ['[REDACTED]']);
+  assert.deepEqual(request.headers.Authorization, [`Bearer ${digestMarker()(key)}`], 'the key is its digest, under the default key');
   for (const [header, values] of Object.entries(request.headers)) {
     assert.match(header, /^[A-Z0-9][a-z0-9]*(-[A-Z0-9][a-z0-9]*)*$/, `${header} is in Go's canonical spelling`);
     assert.ok(Array.isArray(values));

@@ -4,6 +4,7 @@ import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { test } from 'node:test';
 import { dump } from 'js-yaml';
+import { digestMarker } from '../../src/redact/marker.js';
 import { fixture, tempDir } from '../support/paths.js';
 import { makeTestKey } from '../support/fake-upstream.js';
 import { runBin } from '../support/spawn.js';
@@ -145,3 +146,27 @@ function cassetteWithKey(key: string, model: string): string {
   const response = { proto: 'HTTP/1.1', proto_major: 1, proto_minor: 1, content_length: -1, body: `{"echo":"${key}"}`, headers: {}, status: '200 OK', code: 200, duration: '1ms' };
   return `---\n${dump({ version: 2, interactions: [{ id: 0, request, response }] })}`;
 }
+
+test('redact writes digests under CASSETTE_PROXY_REDACT_KEY (or --redact-key), as the replaying proxy has it; a short key is a usage error that does not repeat it', async (t) => {
+  const temp = await tempDir();
+  t.after(temp.remove);
+  const key = makeTestKey();
+  const file = path.join(temp.dir, 'keyed.yaml');
+  const leaky = cassetteOf({ headers: { Authorization: [`Bearer ${key}`] } });
+  const teamKey = `team-redaction-key-${'7'.repeat(8)}`;
+  await writeFile(file, leaky);
+  const redact = await runBin(['redact', file], { CASSETTE_PROXY_REDACT_KEY: teamKey });
+  assert.equal(redact.code, 0, redact.stderr);
+  assert.ok((await readFile(file, 'utf8')).includes(`Bearer ${digestMarker(teamKey)(key)}`));
+
+  await writeFile(file, leaky);
+  assert.equal((await runBin(['redact', '--redact-key', teamKey, file])).code, 0);
+  assert.ok((await readFile(file, 'utf8')).includes(`Bearer ${digestMarker(teamKey)(key)}`), 'the flag gives the same digests');
+
+  await writeFile(file, leaky);
+  const short = await runBin(['redact', file], { CASSETTE_PROXY_REDACT_KEY: 'short-key-1' });
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /--redact-key \(CASSETTE_PROXY_REDACT_KEY\): must be at least 16 characters/);
+  assert.ok(!short.stderr.includes('short-key-1'));
+  assert.equal(await readFile(file, 'utf8'), leaky, 'nothing was rewritten');
+});

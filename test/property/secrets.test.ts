@@ -6,7 +6,7 @@
  * not) and echoed by the upstream (status line, JSON body, SSE stream, binary body). Then:
  *  (a) the recorder's copy holds none of them (also through a real proxy, every byte it writes);
  *  (b) scan (findLeaks) flags each place they were planted, and their echoes on their own;
- *  (c) the `redact` command's result has no findings;
+ *  (c) the `redact` command's result has no findings, and redacting it again changes nothing;
  *  (d) replay matching of the original request against the redacted recording still hits.
  * And what is not a secret (AWS SigV4 SignedHeaders names, short cookie values, prose such as
  * "Key points") is never masked out of a response body.
@@ -203,8 +203,9 @@ test('recorder, scan, redact and replay matching agree on every generated creden
       const expected = [...plantedAt(where), ...(echo.includes('status') ? ['response.status'] : []), ...(echo.some((e) => e !== 'status') ? ['response.body'] : [])];
       for (const place of expected) assert.ok(found.some((w) => sameWhere(w, place)), `${context}: scan does not name ${place} (found ${found.join(', ')})`);
 
-      // (c) what redact writes has no findings left
+      // (c) what redact writes has no findings left, and redacting it again changes nothing (its markers stay)
       assert.deepEqual(findLeaks(recorded, EXTRA_HEADERS), [], context);
+      assert.deepEqual(redactor.redact(recorded), recorded, context);
 
       // (d) the client's original request still matches the redacted recording
       const viewer = new RequestViewer({ ignore: [], headers: where.kind === 'header' ? [where.name] : [], prepare: new Hooks([redaction(redactor)]).beforeMatch });

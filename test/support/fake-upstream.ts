@@ -2,7 +2,9 @@
  * A fake OpenAI on 127.0.0.1 serving realistic responses: the two streamed turns of seed.yaml
  * (a tool call, then the answer), a plain chat completion, a Responses API stream with named
  * events, embeddings, binary audio, transcriptions and file uploads (multipart in, OpenAI's JSON
- * out), a gzip-encoded model list, and OpenAI's 401 error shape.
+ * out), a gzip-encoded model list, and OpenAI's 401 error shape. A last chat message `echo:<text>`
+ * is streamed back as <text>, word by word; `quote:<text>` is quoted whole (`You said:
+ * "quote:<text>". Noted.`), streamed word by word or in one JSON answer.
  * It records every request it sees, can hold a stream after its first event until released, and
  * answers `POST /v1/raw` with its request body as raw bytes (a hostile upstream).
  */
@@ -119,14 +121,18 @@ export class FakeUpstream {
     const path = (req.url ?? '').split('?')[0];
     const body = parseJson(seen.body);
     switch (`${req.method} ${path}`) {
-      case 'POST /v1/chat/completions':
+      case 'POST /v1/chat/completions': {
+        const messages = (body.messages as { role: string; content?: unknown }[]) ?? [];
+        const last = messages.at(-1)?.content;
+        // A model quoting the prompt back, whole, as models do.
+        const quote = typeof last === 'string' && last.startsWith('quote:') ? `You said: "${last}". Noted.` : undefined;
         if (body.stream) {
-          const messages = (body.messages as { role: string; content?: unknown }[]) ?? [];
-          const echo = messages.at(-1)?.content;
-          if (typeof echo === 'string' && echo.startsWith('echo:')) return this.stream(res, echoEvents(echo.slice(5)));
+          if (typeof last === 'string' && last.startsWith('echo:')) return this.stream(res, echoEvents(last.slice(5)));
+          if (quote) return this.stream(res, echoEvents(quote));
           return this.stream(res, sseEvents(messages.some((m) => m.role === 'tool') ? SEED_ANSWER_STREAM : SEED_TOOL_CALL_STREAM));
         }
-        return json(res, 200, chatCompletion(body));
+        return json(res, 200, chatCompletion(body, quote));
+      }
       case 'POST /v1/responses':
         return this.stream(res, responsesEvents(body));
       case 'POST /v1/embeddings':
@@ -258,13 +264,13 @@ function embedding(format: unknown): number[] | string {
   return format === 'base64' ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values;
 }
 
-function chatCompletion(body: Record<string, unknown>): unknown {
+function chatCompletion(body: Record<string, unknown>, content = 'Hello! How can I help you today?'): unknown {
   return {
     id: 'chatcmpl-Bw1y0JqYJyOzLZ4dLU6g8bVvH2xtz',
     object: 'chat.completion',
     created: 1753124512,
     model: body.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?', refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
     usage: { prompt_tokens: 9, completion_tokens: 9, total_tokens: 18 },
     service_tier: 'default',
     system_fingerprint: 'fp_34a54ae93c',

@@ -31,6 +31,7 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     cassette: 'default',
     redactHeaders: [],
     redactBodyFields: [],
+    redactKey: undefined,
     logLevel: 'silent',
     replayPolicy: 'repeat',
     replayLatency: 'none',

@@ -73,3 +73,15 @@ test('a body still in its content coding is a finding scan cannot check: redact 
   assert.deepEqual(findLeaks(interaction({}, { headers: { 'Content-Encoding': ['identity'] }, body: '{"ok":true}' })), []);
   assert.deepEqual(findLeaks(interaction({}, { headers: { 'Content-Encoding': ['gzip'] }, body: '' })), []);
 });
+
+test('scan finds digest markers clean wherever the redactor puts them, the old bare marker too, even without the --redact-header that made one', () => {
+  const digest = '[REDACTED:hmac-sha256:0123456789abcdef]';
+  const redacted = interaction(
+    { url: `https://h/v1/x?api-key=${encodeURIComponent(digest)}`, form: { 'api-key': [digest] }, headers: { Authorization: [`Bearer ${digest}`], Cookie: [digest], 'X-Team-Key': [digest], 'Api-Key': ['[REDACTED]'] }, body: JSON.stringify({ api_key: digest, password: '[REDACTED]' }) },
+    { body: `{"echo":"${digest}"}`, status: `401 bad key ${digest}` },
+  );
+  assert.deepEqual(findLeaks(redacted), []);
+  assert.deepEqual(findLeaks(redacted, ['X-Team-Key']), []);
+  const notQuite = interaction({ headers: { Authorization: ['Bearer [REDACTED:hmac-sha256:0123] sk-leftover-0123456789'] } });
+  assert.deepEqual(findLeaks(notQuite).map((leak) => leak.where), ['request.headers.Authorization'], 'only a whole marker is clean');
+});

@@ -122,3 +122,10 @@ test('--match-builtin-ignore defaults to true; --no-match-builtin-ignore, "false
   assert.equal((await parseConfig(['--match-builtin-ignore', 'false'])).matchBuiltinIgnore, false);
   assert.equal((await withEnv({ CASSETTE_PROXY_MATCH_BUILTIN_IGNORE: 'false' }, () => parseConfig([]))).matchBuiltinIgnore, false);
 });
+
+test('--redact-key comes from CASSETTE_PROXY_REDACT_KEY too; one shorter than 16 characters is refused without being repeated', async () => {
+  assert.equal((await parseConfig([])).redactKey, undefined);
+  const key = 'a-team-key-0123456789';
+  assert.equal((await withEnv({ CASSETTE_PROXY_REDACT_KEY: key }, () => parseConfig([]))).redactKey, key);
+  await assert.rejects(parseConfig(['--redact-key', 'short-key']), (err) => err instanceof UsageError && /--redact-key \(CASSETTE_PROXY_REDACT_KEY\): must be at least 16 characters/.test(err.message) && !err.message.includes('short-key'));
+});
