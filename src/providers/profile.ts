@@ -21,11 +21,26 @@ export interface StreamFraming {
 /** Server-sent events (OpenAI, Anthropic, Gemini with `alt=sse`). */
 export const SSE: StreamFraming = { isStream: isEventStream, boundaries: () => new EventBoundaries(), split: splitEvents };
 
+/** How an API takes a key: where the proxy puts one (--upstream-key), and where else an app may have put one, which the proxy removes. */
+export interface KeyPlacement {
+  /** Lower-case header name. */
+  readonly header: string;
+  /** What precedes the key in the header's value, e.g. `Bearer `. */
+  readonly prefix: string;
+  /** Other lower-case headers and query parameters that carry a key to this API. */
+  readonly replaces: { readonly headers: readonly string[]; readonly params: readonly string[] };
+}
+
 export interface ProviderProfile extends ErrorRenderer {
-  /** A short stable name, e.g. `openai`: the `upstream` of log lines and metrics. */
+  /** A short stable name, e.g. `openai`: the default `upstream` of log lines and metrics, and the KIND of --provider. */
   readonly name: string;
   /** Where the API is when --upstream does not say. */
   readonly baseUrl: string;
+  /** The hosts of this API: an upstream at one of them gets this profile unless --provider says otherwise. */
+  readonly hosts: readonly RegExp[];
+  /** The status this API answers when it is overloaded (a fault to imitate): Anthropic's 529, the others' 503. */
+  readonly overloadedStatus: number;
+  readonly key: KeyPlacement;
   /** Lower-case header names that carry this API's credentials (see redact/secrets.ts, which adds them to its own). */
   readonly credentialHeaders: readonly string[];
   /** Query parameter names that carry this API's credentials. */
