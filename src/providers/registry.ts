@@ -3,10 +3,13 @@
  * declare (redact/secrets.ts): a cassette is redacted alike whichever upstream recorded it, and
  * `scan`, which knows no upstream, flags the same.
  */
+import { anthropic } from './anthropic.js';
+import { azure } from './azure.js';
+import { gemini } from './gemini.js';
 import { openai } from './openai.js';
 import type { ProviderProfile } from './profile.js';
 
-export const PROFILES: readonly ProviderProfile[] = [openai];
+export const PROFILES: readonly ProviderProfile[] = [openai, azure, anthropic, gemini];
 
 /** The profile called `name` (the KIND of --provider), if there is one. */
 export function profileNamed(name: string): ProviderProfile | undefined {
