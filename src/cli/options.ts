@@ -16,7 +16,7 @@ import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../storage/names.js';
 import type { Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
-import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
+import { MODES, MODE_POLICY, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { openai } from '../providers/openai.js';
@@ -321,7 +321,7 @@ export function configFrom(args: FlagValues): Config {
     if (!spec.array && Array.isArray(value)) bad(name, `was given ${value.length} times; give it once`);
   }
   const mode: Mode = oneOf('mode', args.mode, MODES);
-  const upstreams = upstreamSettings(list(args.upstream), list(args.provider), list(args['upstream-key']), process.env, bad);
+  const upstreams = upstreamSettings(list(args.upstream), list(args.provider), list(args['upstream-key']), process.env, MODE_POLICY[mode].forward, bad);
   if (upstreams.length === 0) bad('upstream', 'needs a URL');
   const upstream = upstreams[0]!.url;
   const port = Number(args.port);

@@ -32,7 +32,8 @@ function split(text: string): [string | undefined, string] {
   return named ? [named[1]!, named[2]!] : [undefined, text];
 }
 
-export function upstreamSettings(upstreamValues: readonly string[], providerValues: readonly string[], keyValues: readonly string[], env: NodeJS.ProcessEnv, bad: Bad): UpstreamSetting[] {
+/** `forwards`: whether the starting mode sends requests upstream; a replay-only start needs no key, so an unset key variable is refused only then. */
+export function upstreamSettings(upstreamValues: readonly string[], providerValues: readonly string[], keyValues: readonly string[], env: NodeJS.ProcessEnv, forwards: boolean, bad: Bad): UpstreamSetting[] {
   let plain: UpstreamSetting | undefined;
   const named: UpstreamSetting[] = [];
   for (const text of upstreamValues) {
@@ -70,7 +71,7 @@ export function upstreamSettings(upstreamValues: readonly string[], providerValu
   for (const [name, variable] of keyValues.map(split)) {
     const upstream = byName('upstream-key', name);
     if (!VARIABLE.test(variable)) bad('upstream-key', `"${variable}" is not an environment variable name; give NAME=ENV_VAR, e.g. anthropic=ANTHROPIC_API_KEY`);
-    if (!env[variable]) bad('upstream-key', `the environment variable ${variable} (the key for the upstream ${upstream.name}) is not set or empty`);
+    if (!env[variable] && forwards) bad('upstream-key', `the environment variable ${variable} (the key for the upstream ${upstream.name}) is not set or empty`);
     upstream.keyVariable = variable;
   }
   return plain ? [plain, ...named] : named;

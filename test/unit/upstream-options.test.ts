@@ -61,6 +61,9 @@ test('--provider and --upstream-key name an upstream --upstream gives, a provide
   await refused(['--upstream-key', 'openai=NOT SET'], /is not an environment variable name/);
   delete process.env.PROVIDERS_TEST_MISSING_KEY;
   await refused(['--upstream-key', 'openai=PROVIDERS_TEST_MISSING_KEY'], /environment variable PROVIDERS_TEST_MISSING_KEY \(the key for the upstream openai\) is not set/);
+  // A replay needs no key: the same command line starts in CI without the secret.
+  const replay = await parseConfig(['--mode', 'replay', '--upstream-key', 'openai=PROVIDERS_TEST_MISSING_KEY']);
+  assert.equal(replay.upstreams[0]!.keyVariable, 'PROVIDERS_TEST_MISSING_KEY');
   process.env.PROVIDERS_TEST_KEY = 'secret-value-never-shown';
   t.after(() => delete process.env.PROVIDERS_TEST_KEY);
   const config = await parseConfig(['--upstream', 'http://a.test', '--upstream-key', 'PROVIDERS_TEST_KEY']);
