@@ -5,7 +5,7 @@
  * read OpenAI's error shape and obey `x-should-retry`.
  */
 import { renderOpenAIError } from './openai.js';
-import { SSE, type ProviderProfile } from './profile.js';
+import { STREAMS, type ProviderProfile } from './profile.js';
 
 export const azure: ProviderProfile = {
   name: 'azure',
@@ -15,6 +15,6 @@ export const azure: ProviderProfile = {
   key: { header: 'api-key', prefix: '', replaces: { headers: ['authorization'], params: [] } },
   credentialHeaders: ['api-key'],
   credentialParams: [],
-  framing: SSE,
+  framing: STREAMS,
   renderError: renderOpenAIError,
 };

@@ -6,7 +6,7 @@
  */
 import type { ErrorCode, ProxyError } from '../errors.js';
 import type { RenderedError } from '../http/respond.js';
-import { SSE, type ProviderProfile } from './profile.js';
+import { STREAMS, type ProviderProfile } from './profile.js';
 
 /** OpenAI's `error.type` for each of the proxy's codes. */
 const ERROR_TYPES: Record<ErrorCode, string> = {
@@ -54,6 +54,6 @@ export const openai: ProviderProfile = {
   // The key goes in Authorization, which redact/secrets.ts knows for every API.
   credentialHeaders: ['openai-organization', 'openai-project'],
   credentialParams: [],
-  framing: SSE,
+  framing: STREAMS,
   renderError: renderOpenAIError,
 };
