@@ -131,3 +131,38 @@ test("a miss raises each SDK's own not-found error with the proxy's explanation,
   for (const [name] of misses) assert.match(metrics, new RegExp(`cassette_proxy_exchanges_total\\{mode="replay",outcome="miss",upstream="${name}"\\} 1\\n`), name);
   assert.equal(contacts(), 0);
 });
+
+test('go-vcr cassettes recorded from Anthropic, Gemini, Azure and OpenRouter replay byte for byte through their profiles', async (t) => {
+  const { copyFile } = await import('node:fs/promises');
+  const { fixture } = await import('../support/paths.js');
+  // The real hosts, each profile inferred from its host; replay never contacts them.
+  const upstreams: UpstreamSetting[] = [
+    { name: 'anthropic', url: new URL('https://api.anthropic.com'), prefixed: true },
+    { name: 'gemini', url: new URL('https://generativelanguage.googleapis.com'), prefixed: true },
+    { name: 'azure', url: new URL('https://my-resource.openai.azure.com'), prefixed: true },
+    { name: 'openrouter', url: new URL('https://openrouter.ai/api'), prefixed: true },
+  ];
+  const proxy = await startTestProxy(t, { mode: 'replay', upstream: upstreams[0]!.url, upstreams, cassette: 'providers' });
+  await copyFile(fixture('govcr-v4-providers.yaml'), proxy.defaultCassette);
+  const cassette = parseCassetteYaml(await readFile(proxy.defaultCassette, 'utf8'));
+  const paths = ['/anthropic/v1/messages', '/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', '/azure/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21', '/openrouter/v1/chat/completions'];
+  for (const [i, path] of paths.entries()) {
+    const recorded = cassette.interactions[i];
+    const res = await fetch(`${proxy.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: recorded.request.body });
+    assert.equal(res.status, 200, path);
+    assert.equal(await res.text(), recorded.response.body, path);
+    assert.equal(res.headers.get('content-type'), recorded.response.headers['Content-Type'][0], path);
+  }
+  // A miss, in each provider's own error shape.
+  const shapes: [string, (body: any) => boolean][] = [
+    ['/anthropic/v1/messages', (b) => b.type === 'error' && b.error.type === 'not_found_error'],
+    ['/gemini/v1beta/models/gemini-2.0-flash:generateContent', (b) => b.error.code === 404 && b.error.status === 'NOT_FOUND'],
+    ['/azure/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21', (b) => b.error.code === 'cassette_miss'],
+  ];
+  for (const [path, shaped] of shapes) {
+    const res = await fetch(`${proxy.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"other":true}' });
+    assert.equal(res.status, 404, path);
+    const body = await res.json();
+    assert.ok(shaped(body), `${path}: ${JSON.stringify(body)}`);
+  }
+});
