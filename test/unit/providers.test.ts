@@ -45,10 +45,20 @@ function interaction(url: string, headers: Record<string, string[]>): NewInterac
 
 test("every profile's key header and parameter is found by scan (which knows no upstream) and removed by redact", () => {
   const key = 'plain-credential-4242';
+  // Where each API takes its key, as its documentation says: not read from the profiles, so that a profile that forgets one fails here.
+  const documented: Record<string, { headers: string[]; params: string[] }> = {
+    openai: { headers: ['Authorization'], params: [] },
+    azure: { headers: ['Api-Key', 'Authorization'], params: [] },
+    anthropic: { headers: ['X-Api-Key', 'Authorization'], params: [] },
+    gemini: { headers: ['X-Goog-Api-Key'], params: ['key'] },
+  };
+  assert.deepEqual(Object.keys(documented), PROFILES.map((p) => p.name));
   for (const profile of PROFILES) {
+    const { headers, params } = documented[profile.name]!;
+    assert.equal(profile.key.header, headers[0]!.toLowerCase(), profile.name);
     const planted = [
-      interaction('https://h/v1/x', { [profile.key.header]: [`${profile.key.prefix}${key}`] }),
-      ...profile.credentialParams.map((param) => interaction(`https://h/v1/x?${param}=${key}`, {})),
+      ...headers.map((header) => interaction('https://h/v1/x', { [header]: [`${header === 'Authorization' ? 'Bearer ' : ''}${key}`] })),
+      ...params.map((param) => interaction(`https://h/v1/x?${param}=${key}`, {})),
     ];
     for (const one of planted) {
       assert.ok(findLeaks(one).length > 0, `${profile.name}: ${JSON.stringify(one.request.headers)} ${one.request.url}`);
