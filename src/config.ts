@@ -5,8 +5,13 @@ import type { Mode, OnMiss, ReplayLatency, ReplayPolicy } from './mode.js';
 
 export interface Config {
   mode: Mode;
-  /** Where requests go; its path, if any, prefixes every request path. */
+  /** Where requests go that no named upstream claims; its path, if any, prefixes every request path. */
   upstream: URL;
+  /**
+   * Every upstream with its settings, the default first (its URL is `upstream`); empty: only
+   * `upstream`, its profile inferred from its host (the library's and tests' shorthand).
+   */
+  upstreams: UpstreamSetting[];
   host: string;
   /** Names besides loopback ones that requests may be addressed to (the Host check; see BrowserGuard). */
   allowedHosts: string[];
@@ -48,6 +53,19 @@ export interface Config {
   adminToken: string | undefined;
   /** How long exchanges in flight may take to finish at shutdown. */
   shutdownGraceMs: number;
+}
+
+/** One upstream as the command line gives it (--upstream, --provider, --upstream-key). */
+export interface UpstreamSetting {
+  /** The `upstream` of log lines and metrics; for a prefixed one, the path prefix /NAME/ too. */
+  name: string;
+  url: URL;
+  /** A profile's name (openai, azure, anthropic, gemini); undefined: inferred from the URL's host. */
+  provider?: string;
+  /** Reached by the path prefix /NAME/ (it was given as NAME=URL); the plain --upstream URL only by the paths no prefix claims. */
+  prefixed: boolean;
+  /** The environment variable holding the key the proxy sends this upstream (--upstream-key); read at start, never kept here. */
+  keyVariable?: string;
 }
 
 /** Checks an upstream base URL; returns a problem to report, or the parsed URL. */

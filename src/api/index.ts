@@ -22,7 +22,12 @@ export type { Mode, OnMiss, ReplayLatency, ReplayPolicy } from '../mode.js';
 /** The command's flags in camelCase (see `cassette-proxy --help`); each defaults as the flag does. */
 export interface ProxyOptions {
   mode?: Mode;
-  upstream?: string | URL;
+  /** A URL (the default upstream), or several: `NAME=URL` for each named one. */
+  upstream?: string | URL | (string | URL)[];
+  /** `NAME=KIND` (or a plain KIND for the default upstream): the provider an upstream speaks when its host does not tell. */
+  provider?: string[];
+  /** `NAME=ENV_VAR` (or a plain ENV_VAR for the default upstream): the variable holding the key the proxy sends that upstream. */
+  upstreamKey?: string[];
   host?: string;
   allowedHost?: string[];
   /** 0 picks a free port (the returned `url` says which); the default is 8080, as for the command. */

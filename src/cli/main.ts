@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const proxy = await startProxy(config, log, new Metrics({ processMetrics: true }));
   process.stdout.write(
-    `cassette-proxy ${config.mode}: upstream ${config.upstream.origin}${config.upstream.pathname === '/' ? '' : config.upstream.pathname}, ` +
+    `cassette-proxy ${config.mode}: upstream ${shown(config.upstream)}${config.upstreams.filter((u) => u.prefixed).map((u) => `, /${u.name}/ → ${shown(u.url)}`).join('')}, ` +
       `listening on ${proxy.url}, cassette ${displayPath(proxy.defaultCassette)}\n`,
   );
 
@@ -70,3 +70,8 @@ main().catch((err: unknown) => {
   process.stderr.write(`cassette-proxy: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
+
+/** An upstream's URL as the startup line shows it: no trailing slash on a bare origin. */
+function shown(url: URL): string {
+  return `${url.origin}${url.pathname === '/' ? '' : url.pathname}`;
+}

@@ -15,12 +15,14 @@ import { redactKeyProblem } from '../redact/marker.js';
 import { credentialInName } from '../redact/secrets.js';
 import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../storage/names.js';
-import { parseUpstream, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
-import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
+import { MODES, MODE_POLICY, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { openai } from '../providers/openai.js';
+import { PROFILES } from '../providers/registry.js';
+import { upstreamSettings } from './upstream-options.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -55,7 +57,26 @@ export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export const FLAGS = {
   mode: { type: 'string', default: 'record', describe: `Starting mode: ${MODES.join(', ')}` },
-  upstream: { type: 'string', default: openai.baseUrl, describe: 'Base URL requests are forwarded to (http:// or https://, no query or fragment); its path prefixes every request path' },
+  upstream: {
+    type: 'string',
+    array: true,
+    default: openai.baseUrl,
+    describe:
+      'Base URL requests are forwarded to (http:// or https://, no query or fragment); its path prefixes every request path. NAME=URL adds a named upstream, reached by the path prefix /NAME/ (removed before forwarding; NAME: lower-case letters, digits and hyphens, not v1 or like it). Repeatable: at most one plain URL, the default upstream (named after its provider); without one, the first named upstream is the default',
+  },
+  provider: {
+    type: 'string',
+    array: true,
+    default: [] as string[],
+    describe: `NAME=KIND: the provider an upstream speaks, when its host does not tell (${PROFILES.map((p) => p.name).join(', ')}); a plain KIND is the default upstream's. Inferred otherwise: api.openai.com, *.openai.azure.com, api.anthropic.com, generativelanguage.googleapis.com; any other host is openai (repeatable)`,
+  },
+  'upstream-key': {
+    type: 'string',
+    array: true,
+    default: [] as string[],
+    describe:
+      'NAME=ENV_VAR: the proxy reads the key for upstream NAME from that environment variable at start (it must be set) and sends it as the provider requires, replacing the key the app sent; a plain ENV_VAR is the default upstream\'s. Never logged or recorded; replay needs none (repeatable)',
+  },
   host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 in a container)' },
   'allowed-host': {
     type: 'string',
@@ -306,8 +327,9 @@ export function configFrom(args: FlagValues): Config {
     if (!spec.array && Array.isArray(value)) bad(name, `was given ${value.length} times; give it once`);
   }
   const mode: Mode = oneOf('mode', args.mode, MODES);
-  const upstream = parseUpstream(args.upstream);
-  if (typeof upstream === 'string') bad('upstream', upstream);
+  const upstreams = upstreamSettings(list(args.upstream), list(args.provider), list(args['upstream-key']), process.env, MODE_POLICY[mode].forward, bad);
+  if (upstreams.length === 0) bad('upstream', 'needs a URL');
+  const upstream = upstreams[0]!.url;
   const port = Number(args.port);
   if (!/^\d+$/.test(args.port) || port > 65535) bad('port', `must be an integer from 0 to 65535, got "${args.port}"`);
   if (!args.host) bad('host', 'must not be empty');
@@ -352,6 +374,7 @@ export function configFrom(args: FlagValues): Config {
   return {
     mode,
     upstream,
+    upstreams,
     host: args.host,
     allowedHosts,
     port,

@@ -6,6 +6,8 @@
  *   beforeMatch    replay: a request prepared for matching, on both sides alike: each recorded
  *                  request (once, when its cassette loads) and each incoming one
  *   beforeReplay   replay: the recorded answer about to be sent (a fault may replace it)
+ *   beforeForward  forwarding: the request about to go upstream, changed in place (its headers and
+ *                  path: a key the proxy holds for that upstream); the recording copies it as sent
  *   beforeRespond  forwarding: the upstream's answer, its head and its body stream, about to be
  *                  relayed; the cassette's copy is always the upstream's own answer
  *   afterCapture   recording: the interaction just made from the copied bytes, before any change
@@ -15,6 +17,7 @@
  * at start, into one function, or none when no feature uses it: an exchange then pays one property
  * check per point, and allocates nothing for it.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Body, HeaderMap, Interaction, NewInteraction } from '../cassette/types.js';
 import type { Exchange } from './exchange.js';
@@ -53,6 +56,8 @@ export interface UpstreamAnswer {
 export type InteractionHook = (interaction: NewInteraction, exchange: Exchange) => NewInteraction;
 export type ReplyHook = (reply: Reply, exchange: Exchange) => Reply;
 export type RespondHook = (answer: UpstreamAnswer, exchange: Exchange) => UpstreamAnswer;
+/** Changes the request in place (`headers`, `rawHeaders` and `url` alike) and returns it. */
+export type ForwardHook = (req: IncomingMessage, exchange: Exchange) => IncomingMessage;
 
 /** One feature's hooks, each optional. */
 export interface Feature {
@@ -60,6 +65,7 @@ export interface Feature {
   beforeSave?: InteractionHook;
   beforeMatch?: MatchPreparation;
   beforeReplay?: ReplyHook;
+  beforeForward?: ForwardHook;
   beforeRespond?: RespondHook;
 }
 
@@ -68,12 +74,14 @@ export class Hooks {
   readonly beforeSave: InteractionHook | undefined;
   readonly beforeMatch: MatchPreparation;
   readonly beforeReplay: ReplyHook | undefined;
+  readonly beforeForward: ForwardHook | undefined;
   readonly beforeRespond: RespondHook | undefined;
 
   constructor(features: readonly Feature[]) {
     this.afterCapture = chain(features.map((f) => f.afterCapture));
     this.beforeSave = chain(features.map((f) => f.beforeSave));
     this.beforeReplay = chain(features.map((f) => f.beforeReplay));
+    this.beforeForward = chain(features.map((f) => f.beforeForward));
     this.beforeRespond = chain(features.map((f) => f.beforeRespond));
     this.beforeMatch = {
       request: chain(features.map((f) => f.beforeMatch?.request)),

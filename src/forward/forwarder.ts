@@ -105,6 +105,7 @@ export class Forwarder {
    */
   forward(exchange: Exchange, { record = false, body }: ForwardRequest = {}): Promise<void> {
     const { req, res, upstream } = exchange;
+    this.hooks.beforeForward?.(req, exchange);
     return new Promise<void>((resolve, reject) => {
       const call: UpstreamCall = {
         exchange,

@@ -6,7 +6,7 @@
  */
 import type { ErrorCode, ProxyError } from '../errors.js';
 import type { RenderedError } from '../http/respond.js';
-import { SSE, type ProviderProfile } from './profile.js';
+import { STREAMS, type ProviderProfile } from './profile.js';
 
 /** OpenAI's `error.type` for each of the proxy's codes. */
 const ERROR_TYPES: Record<ErrorCode, string> = {
@@ -36,17 +36,24 @@ const ERROR_TYPES: Record<ErrorCode, string> = {
   recordings_unsaved: 'proxy_error',
 };
 
+/** OpenAI's error shape; Azure OpenAI's clients (the same SDKs) read it too. */
+export function renderOpenAIError(error: ProxyError): RenderedError {
+  return {
+    body: JSON.stringify({ error: { message: error.message, type: ERROR_TYPES[error.code], code: error.code, param: error.param } }),
+    headers: { 'content-type': 'application/json', 'x-should-retry': String(error.retry) },
+  };
+}
+
 export const openai: ProviderProfile = {
   name: 'openai',
   baseUrl: 'https://api.openai.com',
+  // Servers that speak OpenAI's API (OpenRouter, Ollama, vLLM, LM Studio) have no profile of their own.
+  hosts: [/^api\.openai\.com$/, /^openrouter\.ai$/, /^(localhost|127\.0\.0\.1|\[::1\])$/],
+  overloadedStatus: 503,
+  key: { header: 'authorization', prefix: 'Bearer ', replaces: { headers: [], params: [] } },
   // The key goes in Authorization, which redact/secrets.ts knows for every API.
   credentialHeaders: ['openai-organization', 'openai-project'],
   credentialParams: [],
-  framing: SSE,
-  renderError(error: ProxyError): RenderedError {
-    return {
-      body: JSON.stringify({ error: { message: error.message, type: ERROR_TYPES[error.code], code: error.code, param: error.param } }),
-      headers: { 'content-type': 'application/json', 'x-should-retry': String(error.retry) },
-    };
-  },
+  framing: STREAMS,
+  renderError: renderOpenAIError,
 };

@@ -6,6 +6,7 @@
  * registry.ts); the kernel imports none.
  */
 import type { ErrorRenderer } from '../http/respond.js';
+import { isAwsEventStream, MessageBoundaries, splitMessages } from '../eventstream.js';
 import { EventBoundaries, isEventStream, splitEvents } from '../sse.js';
 
 /** How a streamed answer is cut into events: recording times each event, replay sends them one by one. */
@@ -21,11 +22,49 @@ export interface StreamFraming {
 /** Server-sent events (OpenAI, Anthropic, Gemini with `alt=sse`). */
 export const SSE: StreamFraming = { isStream: isEventStream, boundaries: () => new EventBoundaries(), split: splitEvents };
 
+/** AWS event stream messages (Bedrock), binary. */
+export const AWS_EVENT_STREAM: StreamFraming = { isStream: isAwsEventStream, boundaries: () => new MessageBoundaries(), split: splitMessages };
+
+/**
+ * Either of them, whichever API the upstream is: the Content-Type says whether an answer is a
+ * stream, its first byte which kind. An AWS message begins with its length, whose first byte is 0
+ * for any message under 16 MiB (the format's limit); SSE is text, which never begins with a NUL.
+ */
+export const STREAMS: StreamFraming = {
+  isStream: (contentType) => SSE.isStream(contentType) || AWS_EVENT_STREAM.isStream(contentType),
+  boundaries() {
+    let chosen: ReturnType<StreamFraming['boundaries']> | undefined;
+    return {
+      scan(chunk, onEnd) {
+        if (chunk.length === 0) return;
+        chosen ??= (chunk[0] === 0 ? AWS_EVENT_STREAM : SSE).boundaries();
+        chosen.scan(chunk, onEnd);
+      },
+    };
+  },
+  split: (body) => (body[0] === 0 ? AWS_EVENT_STREAM : SSE).split(body),
+};
+
+/** How an API takes a key: where the proxy puts one (--upstream-key), and where else an app may have put one, which the proxy removes. */
+export interface KeyPlacement {
+  /** Lower-case header name. */
+  readonly header: string;
+  /** What precedes the key in the header's value, e.g. `Bearer `. */
+  readonly prefix: string;
+  /** Other lower-case headers and query parameters that carry a key to this API. */
+  readonly replaces: { readonly headers: readonly string[]; readonly params: readonly string[] };
+}
+
 export interface ProviderProfile extends ErrorRenderer {
-  /** A short stable name, e.g. `openai`: the `upstream` of log lines and metrics. */
+  /** A short stable name, e.g. `openai`: the default `upstream` of log lines and metrics, and the KIND of --provider. */
   readonly name: string;
   /** Where the API is when --upstream does not say. */
   readonly baseUrl: string;
+  /** The hosts of this API: an upstream at one of them gets this profile unless --provider says otherwise. */
+  readonly hosts: readonly RegExp[];
+  /** The status this API answers when it is overloaded (a fault to imitate): Anthropic's 529, the others' 503. */
+  readonly overloadedStatus: number;
+  readonly key: KeyPlacement;
   /** Lower-case header names that carry this API's credentials (see redact/secrets.ts, which adds them to its own). */
   readonly credentialHeaders: readonly string[];
   /** Query parameter names that carry this API's credentials. */

@@ -16,15 +16,12 @@ import { REDACTED, isRedacted, type Mark } from './marker.js';
  */
 export const MIN_SECRET_LENGTH = 8;
 
-/** HTTP's own credential headers, and those of gateways and of APIs that have no profile yet. */
+/** HTTP's own credential headers, and those of gateways and of APIs that have no profile yet (Azure's `api-key`, Anthropic's `x-api-key`, Gemini's `x-goog-api-key` are their profiles'). */
 const GENERAL_SECRET_HEADERS = [
   'authorization',
   'proxy-authorization',
-  'api-key', // Azure OpenAI
-  'x-api-key', // Anthropic, many gateways
   'cookie',
   'set-cookie',
-  'x-goog-api-key', // Google Gemini
   'x-portkey-api-key',
   'x-portkey-virtual-key',
   'helicone-auth',
@@ -36,7 +33,7 @@ const GENERAL_SECRET_HEADERS = [
 
 export const BUILTIN_SECRET_HEADERS: readonly string[] = [...new Set([...GENERAL_SECRET_HEADERS, ...PROFILES.flatMap((p) => p.credentialHeaders)])];
 
-const GENERAL_SECRET_PARAMS = ['api-key', 'api_key', 'apikey', 'key', 'access_token', 'token', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'sig'];
+const GENERAL_SECRET_PARAMS = ['api-key', 'api_key', 'apikey', 'access_token', 'token', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'sig'];
 
 export const SECRET_QUERY_PARAMS: readonly string[] = [...new Set([...GENERAL_SECRET_PARAMS, ...PROFILES.flatMap((p) => p.credentialParams)])];
 

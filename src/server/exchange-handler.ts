@@ -40,7 +40,9 @@ export class ExchangeHandler {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const { browserGuard, admin, state, names, router, pipeline, inFlight, log, metrics } = this.parts;
     trackResponse(req, res);
-    const upstream = router.route(req);
+    // The admin API is the proxy's own, whatever follows it: no upstream prefix is taken off it.
+    const toAdmin = req.url?.startsWith(ADMIN_PREFIX) === true;
+    const upstream = toAdmin ? router.primary : router.route(req);
     const errors = upstream.profile;
     // Before anything else, admin API included: a page in a browser must not read or change a thing.
     const forged = browserGuard.checkRequest((name) => req.headers[name]);
@@ -50,7 +52,7 @@ export class ExchangeHandler {
       sendError(res, forged, errors);
       return;
     }
-    if (req.url?.startsWith(ADMIN_PREFIX)) {
+    if (toAdmin) {
       void handleAdmin(req, res, admin);
       return;
     }

@@ -15,6 +15,7 @@ import { CassetteStore } from '../storage/store.js';
 import type { Config } from '../config.js';
 import { Hooks, type Feature } from '../exchange/hooks.js';
 import { Forwarder } from '../forward/forwarder.js';
+import { upstreamKeys, upstreamKeysFromEnv } from '../forward/upstream-key.js';
 import type { Logger } from '../log.js';
 import { BUILTIN_IGNORE, normalization } from '../match/normalize.js';
 import { RequestViewer } from '../match/request-view.js';
@@ -63,7 +64,15 @@ export interface RunningProxy {
  * --match-normalize and before redaction, which always runs last.
  */
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics(), features: readonly Feature[] = []): Promise<RunningProxy> {
-  const hooks = new Hooks([normalization(config.matchNormalize), ...features, redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields, key: config.redactKey }))]);
+  const { keys, unset } = upstreamKeysFromEnv(config.upstreams);
+  // Named, never valued: a mode switched to forwarding sends these upstreams the app's own key.
+  if (unset.length > 0) log.warn({ upstreamKeys: unset }, 'the variables of these --upstream-key settings are not set: requests forwarded to them carry the key the app sent');
+  const hooks = new Hooks([
+    normalization(config.matchNormalize),
+    ...features,
+    ...(keys.size > 0 ? [upstreamKeys(keys)] : []),
+    redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields, key: config.redactKey })),
+  ]);
   const storage = new FsStorage();
   const store = new CassetteStore(storage, log, {
     saved: () => metrics.saves.inc(),

@@ -118,7 +118,8 @@ export class FakeUpstream {
         error: { message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
       });
     }
-    const path = (req.url ?? '').split('?')[0];
+    // OpenAI-compatible paths elsewhere: OpenRouter's /api/v1/…, Azure OpenAI's /openai/deployments/{d}/….
+    const path = (req.url ?? '').split('?')[0]!.replace(/^\/api(?=\/v1\/)|^\/openai\/deployments\/[^/]+(?=\/)/, (m) => (m === '/api' ? '' : '/v1'));
     const body = parseJson(seen.body);
     switch (`${req.method} ${path}`) {
       case 'POST /v1/chat/completions': {

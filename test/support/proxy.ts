@@ -24,6 +24,7 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
   const temp = await tempDir();
   const config: Config = {
     mode: 'record',
+    upstreams: [],
     host: '127.0.0.1',
     allowedHosts: [],
     port: 0,
