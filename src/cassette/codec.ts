@@ -68,16 +68,13 @@ const UTF8_TEXT = new TextDecoder('utf-8', { fatal: true });
 
 /** A cassette file's bytes parsed and checked (see parseCassette); YAML must be UTF-8. */
 export function parseCassetteBytes(bytes: Uint8Array, file: string): Cassette {
-  return parseCassette(cassetteTextOf(bytes, file), file);
-}
-
-/** A cassette file's bytes (or a slice of whole lines of them) as text; YAML must be UTF-8. */
-export function cassetteTextOf(bytes: Uint8Array, file: string): string {
+  let text: string;
   try {
-    return UTF8_TEXT.decode(bytes);
+    text = UTF8_TEXT.decode(bytes);
   } catch (err) {
     throw new ProxyError('cassette_invalid', `cassette ${file} is not valid UTF-8 text (YAML must be); binary bodies belong in !!binary`, { cause: err });
   }
+  return parseCassette(text, file);
 }
 
 /**
@@ -85,21 +82,13 @@ export function cassetteTextOf(bytes: Uint8Array, file: string): string {
  * shows what the file holds (a cassette may hold secrets that were never meant to leave it).
  */
 export function parseCassette(text: string, file: string): Cassette {
-  return checkedCassette(loadYaml(text, file), file);
-}
-
-/** js-yaml's tree of a cassette's text (or of part of it); an error names the file and the line, never the text. */
-export function loadYaml(text: string, file: string): unknown {
+  let doc: unknown;
   try {
     // go-vcr never writes aliases; refusing them defuses alias bombs ("billion laughs").
-    return load(text, { schema: SCHEMA, filename: file, maxAliases: 0 });
+    doc = load(text, { schema: SCHEMA, filename: file, maxAliases: 0 });
   } catch (err) {
     throw new ProxyError('cassette_invalid', `cassette ${file} is not valid YAML${yamlProblem(err)}`, { cause: err });
   }
-}
-
-/** A cassette's YAML tree checked: its version, then every interaction. */
-export function checkedCassette(doc: unknown, file: string): Cassette {
   const check = new Checker(file);
   const top = check.mapping(doc, 'the document');
   if (top.version !== CASSETTE_VERSION) {
@@ -110,13 +99,10 @@ export function checkedCassette(doc: unknown, file: string): Cassette {
   }
   const list = top.interactions ?? [];
   if (!Array.isArray(list)) check.fail('interactions', 'must be a list');
-  return { version: CASSETTE_VERSION, interactions: checkedInteractions(list as unknown[], file, 0) };
-}
-
-/** Items of a cassette's interaction list checked; `first`: the index in the file of the first. */
-export function checkedInteractions(items: readonly unknown[], file: string, first: number): Interaction[] {
-  const check = new Checker(file);
-  return items.map((item, i) => check.interaction(item, `interactions[${first + i}]`, first + i));
+  return {
+    version: CASSETTE_VERSION,
+    interactions: (list as unknown[]).map((item, index) => check.interaction(item, `interactions[${index}]`, index)),
+  };
 }
 
 /**
