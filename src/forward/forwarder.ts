@@ -31,8 +31,8 @@ export interface ForwardOptions {
 export interface ForwardRequest {
   /** Keep a copy of the exchange's bytes (record modes): `exchange.capture` once it completed. */
   record?: boolean;
-  /** The request body when it was already read (to look for a recording first). */
-  body?: Buffer;
+  /** The request body's chunks when it was already read (to look for a recording first). */
+  body?: readonly Buffer[];
 }
 
 /** What HTTP lets a reason phrase hold (RFC 9110: HTAB, SP, VCHAR, obs-text); the same test Node's writeHead makes. */
@@ -127,8 +127,8 @@ export class Forwarder {
       const web = (buffer?: Readable): void =>
         this.proxy.web(req, res, { target, agent, buffer }, (err) => this.guarded(req, () => this.onError(err, req)));
       if (body) {
-        call.requestChunks.push(body);
-        return web(Readable.from([body]));
+        call.requestChunks.push(...body);
+        return web(Readable.from(body));
       }
       // A declared length was already checked against the limit: then only a recording needs the bytes.
       const declared = req.headers['content-length'] !== undefined;
