@@ -31,8 +31,8 @@ export interface ForwardOptions {
 export interface ForwardRequest {
   /** Keep a copy of the exchange's bytes (record modes): `exchange.capture` once it completed. */
   record?: boolean;
-  /** The request body when it was already read (to look for a recording first). */
-  body?: Buffer;
+  /** The request body's chunks when it was already read (to look for a recording first). */
+  body?: readonly Buffer[];
 }
 
 /** What HTTP lets a reason phrase hold (RFC 9110: HTAB, SP, VCHAR, obs-text); the same test Node's writeHead makes. */
@@ -71,8 +71,19 @@ const CALL = Symbol('cassette-proxy.upstreamCall');
 type TrackedRequest = IncomingMessage & { [CALL]?: UpstreamCall };
 const callOf = (req: IncomingMessage): UpstreamCall | undefined => (req as TrackedRequest)[CALL];
 
+/** The target and agent come with each request: its exchange's upstream. */
+function createProxy() {
+  return loadHttpProxy().createProxyServer({
+    changeOrigin: true,
+    selfHandleResponse: true,
+    secure: true,
+    xfwd: false,
+  });
+}
+
 export class Forwarder {
-  private readonly proxy;
+  /** Made at the first forward: a proxy started in replay mode never loads http-proxy. */
+  private proxyServer: ReturnType<typeof createProxy> | undefined;
   /** One keep-alive pool per scheme; each pools its connections per host. */
   private readonly agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
@@ -81,20 +92,18 @@ export class Forwarder {
     private readonly hooks: Hooks,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-  ) {
-    // The target and agent come with each request: its exchange's upstream.
-    this.proxy = loadHttpProxy().createProxyServer({
-      changeOrigin: true,
-      selfHandleResponse: true,
-      secure: true,
-      xfwd: false,
-    });
+  ) {}
+
+  private get proxy(): ReturnType<typeof createProxy> {
+    if (this.proxyServer) return this.proxyServer;
+    const proxy = (this.proxyServer = createProxy());
     // These run inside http-proxy's emits and the upstream socket's parser callbacks, where a throw
     // would escape every handler and end the process: each is guarded to end its own exchange only.
-    this.proxy.on('proxyReq', (proxyReq, req) => this.guarded(req, () => this.onProxyReq(proxyReq, req)));
-    this.proxy.on('proxyRes', (proxyRes, req) => this.guarded(req, () => this.onProxyRes(proxyRes, req)));
+    proxy.on('proxyReq', (proxyReq, req) => this.guarded(req, () => this.onProxyReq(proxyReq, req)));
+    proxy.on('proxyRes', (proxyRes, req) => this.guarded(req, () => this.onProxyRes(proxyRes, req)));
     // Without a listener http-proxy throws; every request also passes its own error callback.
-    this.proxy.on('error', (err, req) => this.guarded(req, () => this.onError(err, req)));
+    proxy.on('error', (err, req) => this.guarded(req, () => this.onError(err, req)));
+    return proxy;
   }
 
   /**
@@ -128,8 +137,8 @@ export class Forwarder {
       const web = (buffer?: Readable): void =>
         this.proxy.web(req, res, { target, agent, buffer }, (err) => this.guarded(req, () => this.onError(err, req)));
       if (body) {
-        call.requestChunks.push(body);
-        return web(Readable.from([body]));
+        call.requestChunks.push(...body);
+        return web(Readable.from(body));
       }
       // A declared length was already checked against the limit: then only a recording needs the bytes.
       const declared = req.headers['content-length'] !== undefined;
@@ -152,7 +161,7 @@ export class Forwarder {
   close(): void {
     this.agents['http:'].destroy();
     this.agents['https:'].destroy();
-    this.proxy.close();
+    this.proxyServer?.close();
   }
 
   /** Runs one exchange's callback so that anything it throws ends that exchange only. */

@@ -4,6 +4,7 @@
  * upload `body.file: recorded file "a.wav" (audio/wav, 3244 bytes, sha256 1f0e9a3c2b7d), got …`.
  */
 import { canonicalJson } from '../json-path.js';
+import { DIGEST_ABOVE } from '../read-body.js';
 import { describePart, partValue, type FormBody, type FormPart } from './form.js';
 import type { BodyView, RequestView } from './request-view.js';
 
@@ -19,7 +20,7 @@ export function differences(recorded: RequestView, got: RequestView): string[] {
   const [a, b] = [recorded.body, got.body];
   if (a.kind === 'json' && b.kind === 'json') diffValue('body', a.value, b.value, out);
   else if (a.kind === 'form' && b.kind === 'form') diffForms(a, b, out);
-  else if (a.kind !== 'bytes' || b.kind !== 'bytes' || !a.bytes.equals(b.bytes)) out.push(`body: recorded ${describeBody(a)}, got ${describeBody(b)}`);
+  else if (!sameBytes(a, b)) out.push(`body: recorded ${describeBody(a)}, got ${describeBody(b)}`);
   return out;
 }
 
@@ -90,8 +91,15 @@ function show(value: unknown): string {
   return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE)}…` : text;
 }
 
+function sameBytes(a: BodyView, b: BodyView): boolean {
+  if (a.kind === 'bytes' && b.kind === 'bytes') return a.bytes.equals(b.bytes);
+  return a.kind === 'digest' && b.kind === 'digest' && a.sha256 === b.sha256;
+}
+
 function describeBody(body: BodyView): string {
   if (body.kind === 'json') return 'JSON';
+  // Above DIGEST_ABOVE only the bytes' digest was kept: no field can be named.
+  if (body.kind === 'digest') return `${body.size} bytes with sha256 ${body.sha256.slice(0, 12)} (a body above ${DIGEST_ABOVE / 2 ** 20} MiB is compared byte for byte, JSON key order included)`;
   if (body.kind === 'form') return body.encoding === 'multipart' ? 'a multipart form' : 'an urlencoded form';
   return describeBytes(body.bytes);
 }

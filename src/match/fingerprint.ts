@@ -37,6 +37,8 @@ export function fingerprint(view: RequestView): Fingerprint {
     // A part is one field, as a person counts them: a changed upload is one difference.
     field('body', `form:${view.body.encoding}`);
     for (const [path, part] of partPaths(view.body.parts)) field(path, partValue(part));
+  } else if (view.body.kind === 'digest') {
+    field('body', `sha256:${view.body.sha256}`);
   } else {
     out.paths.push('body');
     out.keys.push(new Hash().text('body').bytes(view.body.bytes).done());

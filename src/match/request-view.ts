@@ -5,14 +5,17 @@
  * Scheme, host and every other header never take part, so a cassette replays whatever the
  * upstream and whatever the SDK version.
  */
+import { createHash } from 'node:crypto';
 import type { Body, HeaderMap } from '../cassette/types.js';
 import { toBody } from '../cassette/codec.js';
 import type { MatchPreparation } from '../exchange/hooks.js';
 import { canonicalJson, parseJsonBody, removePaths, type JsonPath } from '../json-path.js';
+import { DIGEST_ABOVE, type DigestedBody } from '../read-body.js';
 import { formBody, partValue, type FormBody } from './form.js';
 import { normalizeJson, normalizeText } from './normalize.js';
 
-export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer } | FormBody;
+/** `digest`: a body above DIGEST_ABOVE, matched by the SHA-256 of its bytes alone. */
+export type BodyView = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Buffer } | { kind: 'digest'; size: number; sha256: string } | FormBody;
 
 export interface RequestView {
   method: string;
@@ -48,10 +51,13 @@ export class RequestViewer {
   }
 
   /** `url` may be absolute (a recording) or a path with query (an incoming request). */
-  view(method: string, url: string, rawHeaders: HeaderMap | NodeJS.Dict<string | string[]>, rawBody: Body | Buffer | undefined): RequestView {
+  view(method: string, url: string, rawHeaders: HeaderMap | NodeJS.Dict<string | string[]>, rawBody: Body | Buffer | DigestedBody | undefined): RequestView {
     let headers: HeaderMap = {};
     for (const [name, value] of Object.entries(rawHeaders)) if (value !== undefined) headers[name] = Array.isArray(value) ? value : [value];
-    let body: Body = rawBody === undefined ? '' : Buffer.isBuffer(rawBody) ? toBody(rawBody) : rawBody;
+    // A body above DIGEST_ABOVE, incoming (digested as it arrived) or recorded, is its digest: the
+    // hooks (redaction, --match-normalize) and --match-ignore never see it.
+    const digest = digestOf(rawBody);
+    let body: Body = digest || rawBody === undefined ? '' : Buffer.isBuffer(rawBody) ? toBody(rawBody) : (rawBody as Body);
     const prepare = this.rules.prepare?.request;
     if (prepare) ({ url, headers, body } = prepare({ url, headers, body }));
     const parsed = new URL(url, 'http://cassette-proxy.invalid');
@@ -66,7 +72,7 @@ export class RequestViewer {
         lower[name] = values === undefined ? [] : Array.isArray(values) ? values : [values];
       }
     }
-    return { method: method.toUpperCase(), path: parsed.pathname, query, headers: lower, body: this.bodyView(body, headerValue(headers, 'content-type')) };
+    return { method: method.toUpperCase(), path: parsed.pathname, query, headers: lower, body: digest ?? this.bodyView(body, headerValue(headers, 'content-type')) };
   }
 
   /**
@@ -78,6 +84,7 @@ export class RequestViewer {
     const { body } = view;
     if (body.kind === 'json') return `${head}json:${canonicalJson(body.value)}`;
     // A file is in the key by its digest: the key stays short whatever the upload's size.
+    if (body.kind === 'digest') return `${head}digest:${body.sha256}`;
     if (body.kind === 'form') return `${head}form:${body.encoding}:${canonicalJson(body.parts.map((part) => [part.name, partValue(part)]))}`;
     return `${head}bytes:${body.bytes.toString('latin1')}`;
   }
@@ -113,6 +120,16 @@ export class RequestViewer {
     if (form) return form;
     return { kind: 'bytes', bytes: this.normalize ? normalizeText(bytes, this.normalize) : bytes };
   }
+}
+
+/** The digest view of a body above DIGEST_ABOVE; undefined for a smaller one. */
+function digestOf(body: Body | Buffer | DigestedBody | undefined): BodyView | undefined {
+  if (body === undefined) return undefined;
+  if (typeof body === 'object' && 'kind' in body) return { kind: 'digest', size: body.size, sha256: body.sha256 };
+  // A recorded body: a string's UTF-8 length is at least its length, at most three times it.
+  if (body.length * (typeof body === 'string' ? 3 : 1) <= DIGEST_ABOVE) return undefined;
+  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  return size > DIGEST_ABOVE ? { kind: 'digest', size, sha256: createHash('sha256').update(body).digest('hex') } : undefined;
 }
 
 function headerValue(headers: HeaderMap, lowerName: string): string | undefined {

@@ -8,6 +8,7 @@
  */
 import type { Interaction } from '../cassette/types.js';
 import type { ReplayPolicy } from '../mode.js';
+import type { Pacer } from '../pace.js';
 import { differences } from './diff.js';
 import { fingerprint } from './fingerprint.js';
 import { NearestIndexBuilder, type NearestIndex } from './nearest.js';
@@ -39,10 +40,10 @@ interface Slot {
 }
 
 export class MatchTable {
-  private readonly slots = new Map<string, Slot>();
+  private readonly slots: Map<string, Slot>;
   private readonly timesReplayed: number[];
   /** The key of each interaction, by position. */
-  private readonly keys: string[] = [];
+  private readonly keys: string[];
   private readonly nearestIndex: NearestIndex;
   /**
    * Requests asked of this cassette since it loaded or was rewound, hits and misses alike: the
@@ -53,24 +54,35 @@ export class MatchTable {
   /** Whether a recording holds a bare redaction marker (RequestViewer.recordedKey): a miss then tries the bare key. */
   private bare = false;
 
+  /**
+   * The table of the interactions in `batches`, in file order: every recorded request is viewed
+   * once; `pace` lets other requests run between steps, so that indexing a large cassette does
+   * not hold the event loop.
+   */
+  static async build(batches: AsyncIterable<readonly Interaction[]>, viewer: RequestViewer, policy: ReplayPolicy, pace: Pacer): Promise<MatchTable> {
+    const index = new TableIndex(viewer);
+    const interactions: Interaction[] = [];
+    for await (const batch of batches) {
+      for (const interaction of batch) {
+        interactions.push(interaction);
+        index.add(interaction);
+        await pace.turn();
+      }
+    }
+    return new MatchTable(interactions, viewer, policy, index);
+  }
+
   constructor(
     readonly interactions: readonly Interaction[],
     private readonly viewer: RequestViewer,
     private readonly policy: ReplayPolicy,
+    index = TableIndex.of(interactions, viewer),
   ) {
     this.timesReplayed = interactions.map(() => 0);
-    const prints = new NearestIndexBuilder();
-    interactions.forEach((interaction, position) => {
-      const view = this.viewOf(interaction);
-      const { key, bare } = viewer.recordedKey(viewer.key(view));
-      this.bare ||= bare;
-      this.keys.push(key);
-      const slot = this.slots.get(key);
-      if (slot) slot.positions.push(position);
-      else this.slots.set(key, { positions: [position], next: 0 });
-      prints.add(fingerprint(view));
-    });
-    this.nearestIndex = prints.build();
+    this.keys = index.keys;
+    this.slots = index.slots;
+    this.nearestIndex = index.prints.build();
+    this.bare = index.bare;
   }
 
   /** The next recording for a request whose match key (`viewer.key` of its view) is `key`; the view is asked for only on a miss. */
@@ -145,7 +157,40 @@ export class MatchTable {
   }
 
   private viewOf(interaction: Interaction): RequestView {
-    const { request } = interaction;
-    return this.viewer.view(request.method, request.url, request.headers ?? {}, request.body);
+    return viewOf(interaction, this.viewer);
   }
+}
+
+/** What a table knows of its recordings, built one recording at a time, in file order. */
+class TableIndex {
+  readonly keys: string[] = [];
+  readonly slots = new Map<string, Slot>();
+  readonly prints = new NearestIndexBuilder();
+  /** Whether a recording holds a bare redaction marker (RequestViewer.recordedKey). */
+  bare = false;
+
+  static of(interactions: readonly Interaction[], viewer: RequestViewer): TableIndex {
+    const index = new TableIndex(viewer);
+    for (const interaction of interactions) index.add(interaction);
+    return index;
+  }
+
+  constructor(private readonly viewer: RequestViewer) {}
+
+  add(interaction: Interaction): void {
+    const position = this.keys.length;
+    const view = viewOf(interaction, this.viewer);
+    const { key, bare } = this.viewer.recordedKey(this.viewer.key(view));
+    this.bare ||= bare;
+    this.keys.push(key);
+    const slot = this.slots.get(key);
+    if (slot) slot.positions.push(position);
+    else this.slots.set(key, { positions: [position], next: 0 });
+    this.prints.add(fingerprint(view));
+  }
+}
+
+function viewOf(interaction: Interaction, viewer: RequestViewer): RequestView {
+  const { request } = interaction;
+  return viewer.view(request.method, request.url, request.headers ?? {}, request.body);
 }

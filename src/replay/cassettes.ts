@@ -1,5 +1,6 @@
 /**
- * Cassettes for replay: read once, parsed once, indexed once, kept in memory. A cassette that
+ * Cassettes for replay: read once, parsed once, indexed once, kept in memory; a large one is parsed
+ * in a worker (cassette/off-thread.ts) and indexed in steps that let other requests run. A cassette that
  * changes in storage is picked up without a restart: a request asks the storage whether the
  * cassette is still at the version it was loaded from at most every `revalidateMs`, and a changed
  * one is loaded again (replay counts carry over when it was only appended to: MatchTable.inherit).
@@ -8,12 +9,13 @@
  * EIO...) is not a broken one: that error is never remembered, and the next request reads it
  * again. Files are real paths (CassetteNames.resolve): one file, one entry.
  */
-import { parseCassetteBytes } from '../cassette/codec.js';
+import { cassetteBatches } from '../cassette/off-thread.js';
 import { ProxyError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestViewer } from '../match/request-view.js';
 import { MatchTable } from '../match/table.js';
 import type { ReplayPolicy } from '../mode.js';
+import { Pacer } from '../pace.js';
 import { SingleFlight } from '../single-flight.js';
 import type { CassetteStorage, Version } from '../storage/backend.js';
 
@@ -111,9 +113,9 @@ export class ReplayCassettes {
       return this.failure(shown, previous, missing);
     }
     try {
-      const { interactions } = parseCassetteBytes(stored.bytes, shown);
-      const table = new MatchTable(interactions, this.viewer, this.policy);
-      this.log.info({ cassette: shown, interactions: interactions.length }, 'cassette loaded');
+      // Other requests (health checks, other cassettes) are answered while a large one loads.
+      const table = await MatchTable.build(cassetteBatches(stored.bytes, shown), this.viewer, this.policy, new Pacer());
+      this.log.info({ cassette: shown, interactions: table.interactions.length }, 'cassette loaded');
       return { version: stored.version, checkedAt: Date.now(), result: table };
     } catch (err) {
       return this.failure(shown, previous, err, stored.version);

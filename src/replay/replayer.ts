@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ProxyError } from '../errors.js';
+import type { DigestedBody } from '../read-body.js';
 import type { Interaction } from '../cassette/types.js';
 import type { NearAnswer } from '../exchange/exchange.js';
 import type { RequestView, RequestViewer } from '../match/request-view.js';
@@ -19,7 +20,8 @@ export interface IncomingRequest {
   /** Path and query as the client sent them. */
   url: string;
   headers: NodeJS.Dict<string | string[]>;
-  body: Buffer;
+  /** A body above DIGEST_ABOVE comes as its digest (read-body.ts). */
+  body: Buffer | DigestedBody;
 }
 
 /**
@@ -99,7 +101,7 @@ const KNOWN_MAX_BODY = 64 * 1024;
 
 /** A digest of everything a request view is made from; undefined for a body too large to remember. */
 function exactDigest(request: IncomingRequest, url: string): string | undefined {
-  if (request.body.length > KNOWN_MAX_BODY) return undefined;
+  if (!Buffer.isBuffer(request.body) || request.body.length > KNOWN_MAX_BODY) return undefined;
   let out = `${request.method} ${url}\n`;
   for (const name of Object.keys(request.headers)) {
     const value = request.headers[name];

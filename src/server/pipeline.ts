@@ -10,7 +10,7 @@ import type { Hooks, Reply } from '../exchange/hooks.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Metrics } from '../metrics.js';
 import { MODE_POLICY } from '../mode.js';
-import { bodyTooLarge, readBody } from '../read-body.js';
+import { bodyTooLarge, readBodyForMatching } from '../read-body.js';
 import type { Recorder } from '../record/recorder.js';
 import type { Replayer } from '../replay/replayer.js';
 import { sendRecorded, type ReplaySettings } from '../replay/responder.js';
@@ -40,7 +40,8 @@ export class Pipeline {
     if (declared > maxBody) throw bodyTooLarge(maxBody);
     if (!policy.replay) return this.forward(exchange, policy.record);
 
-    const body = await readBody(req, maxBody);
+    // A large body is digested as it arrives; its chunks are kept only when a miss may forward it.
+    const body = await readBodyForMatching(req, maxBody, { keep: policy.forward });
     const request = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
     let found;
     try {
@@ -53,7 +54,7 @@ export class Pipeline {
       exchange.outcome = 'replayed';
       return this.reply(exchange, { interaction: found.interaction, match: 'exact' });
     }
-    if (policy.forward) return this.forward(exchange, policy.record, body);
+    if (policy.forward) return this.forward(exchange, policy.record, Buffer.isBuffer(body) ? [body] : body.chunks);
     const near = this.config.onMiss === 'nearest' ? found!.nearest(this.config.nearestMaxDiffs) : undefined;
     if (near) {
       exchange.outcome = 'replayed';
@@ -71,8 +72,8 @@ export class Pipeline {
     return sendRecorded(exchange.res, sent, exchange.upstream.profile.framing, this.replaySettings);
   }
 
-  /** Forwards upstream; `body`: the request body, when replay already read it. */
-  private async forward(exchange: Exchange, record: boolean, body?: Buffer): Promise<void> {
+  /** Forwards upstream; `body`: the request body's chunks, when replay already read it. */
+  private async forward(exchange: Exchange, record: boolean, body?: readonly Buffer[]): Promise<void> {
     // One writer per cassette: one that another process records into is refused before anything is forwarded.
     if (record) await this.recorder.claim(exchange);
     await this.forwarder.forward(exchange, { record, body });
