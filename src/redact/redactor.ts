@@ -1,14 +1,16 @@
 /**
  * Redaction: a copy of an interaction with every credential replaced by a marker, made before
  * anything touches disk. Layers, each catching what the one before might miss:
- *  1. secret headers (built-in list plus --redact-header) keep their name and lose their value;
+ *  1. secret headers and response trailers (built-in list plus --redact-header) keep their name
+ *     and lose their value;
  *  2. secret query parameters (`api-key`, `key`, `access_token`, …) and secret body fields
  *     (JSON keys, multipart and urlencoded fields such as `api_key`, `password`) lose their
  *     value, a JSON array or object whole;
  *  3. --redact-body-field paths (personal data in prompts) lose their value;
  *  4. every literal secret found in those places (secrets.ts says which parts of a header value),
  *     and anything shaped like a key or token (secrets.ts's SECRET_SHAPES), is masked wherever
- *     else it appears: URL, headers, form, request and response bodies, the response status line.
+ *     else it appears: URL, headers, form, request and response bodies, the response status line
+ *     and trailers.
  * The upstream still gets the real request: only the copy for the cassette is changed.
  */
 import type { Body, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
@@ -89,6 +91,7 @@ export class Redactor {
         ...response,
         status: mask(response.status),
         headers: this.redactHeaders(response.headers, mask),
+        ...(response.trailer && { trailer: this.redactHeaders(response.trailer, mask) }),
         body: maskBody(responseBody, secrets),
       },
     };
