@@ -1,8 +1,8 @@
 /**
  * The copy of a completed exchange → a go-vcr interaction, holding what a Go client would have
  * held: request headers the client set (no hop-by-hop or transport headers), header names in Go's
- * spelling, the transfer encoding moved out of the headers, trailers in `trailer` (with the
- * `Trailer` header that announced them), Go's `ContentLength`, and a decoded body flagged `uncompressed`.
+ * spelling, the transfer encoding moved out of the headers, a chunked body's trailers moved to
+ * `trailer` (the `Trailer` header with them), Go's `ContentLength`, and a decoded body flagged `uncompressed`.
  */
 import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
 import { toBody } from '../cassette/codec.js';

@@ -87,7 +87,7 @@ export async function sendRecorded(res: ServerResponse, { interaction, match }: 
   const { headers: recorded, body, trailers, statusMessage, events } = prepare(interaction, framing);
   if (res.destroyed) return;
   const headers = [...recorded, MATCH_HEADER, match];
-  // Trailers need a chunked body; to a client or for an answer that cannot have one, the body goes alone.
+  // Trailers need a chunked body: an HTTP/1.0 client, a HEAD, a 204 or a 304 gets the body alone, with its length.
   const trailing = trailers && carriesTrailers(res.req, response.code) ? trailers : undefined;
   if (trailing) {
     headers.push('Trailer', trailing.announce);
