@@ -3,8 +3,9 @@
  * and durations (time.Duration.String / time.ParseDuration).
  */
 
-/** A header name as HTTP allows it (a token); Go's transport refuses any other. */
-export const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+import { FIELD_NAME as HEADER_NAME } from '../http/headers.js';
+
+export { HEADER_NAME };
 
 /** Header names repeat from request to request: each is worked out once (up to a bound). */
 const canonical = new Map<string, string>();

@@ -19,6 +19,8 @@ export interface CapturedResponse {
   /** Node's rawHeaders: [name, value, name, value, …] in arrival order. */
   rawHeaders: readonly string[];
   body: Buffer;
+  /** Node's rawTrailers, the fields after a chunked body, in the same form; none when absent. */
+  rawTrailers?: readonly string[];
   /** True when `body` was decoded from the response's Content-Encoding. */
   decoded: boolean;
 }

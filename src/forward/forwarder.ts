@@ -12,7 +12,8 @@ import { Readable, type Duplex } from 'node:stream';
 import { ProxyError, asProxyError, describeCause } from '../errors.js';
 import type { Exchange } from '../exchange/exchange.js';
 import type { Hooks } from '../exchange/hooks.js';
-import { HOP_BY_HOP } from '../http/headers.js';
+import { HOP_BY_HOP, rawHeaderValues } from '../http/headers.js';
+import { announcedTrailers, carriesTrailers, sendableTrailers } from '../http/trailers.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { upstreamUrl } from '../providers/profile.js';
@@ -258,6 +259,11 @@ export class Forwarder {
     let body: Readable = proxyRes;
     if (this.hooks.beforeRespond) ({ status, reason, headers, body } = this.hooks.beforeRespond({ status, reason, headers, body }, exchange));
     call.relayed = body;
+    // `Trailer` is hop-by-hop: announced again for this connection when it can carry the trailers,
+    // which follow the body (registered before the pipe, so they are added before it ends the answer).
+    const trailers = announcedTrailers(rawHeaderValues(proxyRes.rawHeaders, 'trailer'));
+    if (trailers.length > 0 && carriesTrailers(req, status) && !rawHeaderValues(headers, 'content-length').length) headers.push('Trailer', trailers.join(', '));
+    proxyRes.once('end', () => this.guarded(req, () => res.addTrailers(sendableTrailers(proxyRes.rawTrailers))));
     try {
       res.writeHead(status, reason, headers);
     } catch (err) {
@@ -316,6 +322,7 @@ export class Forwarder {
               statusCode: proxyRes.statusCode ?? 0,
               statusMessage: proxyRes.statusMessage ?? '',
               rawHeaders: proxyRes.rawHeaders,
+              rawTrailers: proxyRes.rawTrailers,
               body: bytes,
               decoded,
             },

@@ -9,6 +9,13 @@
  */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
+/** A field name as HTTP allows it (a token); Go's transport refuses any other. */
+export const FIELD_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+
+/** What a field value may not hold (RFC 9110 allows HTAB, SP, VCHAR and obs-text): the test Node makes before sending. */
+// eslint-disable-next-line no-control-regex
+export const UNSENDABLE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** The first value of header `lowerName` in a map keyed by any casing (a cassette's `Content-Type`, Node's `content-type`). */
 export function headerValue(headers: Readonly<Record<string, readonly string[] | string | undefined>> | undefined, lowerName: string): string | undefined {
   for (const name in headers) {

@@ -1,18 +1,25 @@
 /**
  * The copy of a completed exchange → a go-vcr interaction, holding what a Go client would have
  * held: request headers the client set (no hop-by-hop or transport headers), header names in Go's
- * spelling, the transfer encoding moved out of the headers, and a decoded body flagged `uncompressed`.
+ * spelling, the transfer encoding moved out of the headers, a chunked body's trailers moved to
+ * `trailer` (the `Trailer` header with them), Go's `ContentLength`, and a decoded body flagged `uncompressed`.
  */
 import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
 import { toBody } from '../cassette/codec.js';
 import type { FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
 import type { Capture } from '../exchange/exchange.js';
 import { HOP_BY_HOP, rawHeaderValues } from '../http/headers.js';
+import { announcedTrailers } from '../http/trailers.js';
 
 /** Headers that belong to one connection, or that Go's transport adds itself: never recorded on a request. */
 const NOT_RECORDED_REQUEST: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'content-length']);
 
 const NOT_RECORDED_RESPONSE: ReadonlySet<string> = new Set(['transfer-encoding']);
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** Statuses whose answer never has a body: Go gives them a ContentLength of 0 whatever the headers say. */
+const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304]);
 
 const FORM_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -25,14 +32,24 @@ export function toInteraction(x: Capture): NewInteraction {
     .flatMap((v) => v.split(','))
     .map((v) => v.trim())
     .filter(Boolean);
-  let contentLength = -1;
+  const declared = Number(rawHeaderValues(res.rawHeaders, 'content-length')[0]);
+  const declaredLength = Number.isInteger(declared) && declared >= 0 ? declared : -1;
+  // Go's ContentLength: what a HEAD's answer declares; 0 for a status without a body; otherwise the
+  // declared length of the body as stored, -1 when chunked or decoded.
+  const contentLength =
+    x.method === 'HEAD' ? declaredLength : NO_BODY_STATUS.has(res.statusCode) ? 0 : res.decoded || transferEncoding.length > 0 ? -1 : declaredLength;
   if (res.decoded) {
     // Go's transport does the same when it gunzips: the stored body no longer has that encoding or length.
     delete responseHeaders['Content-Encoding'];
     delete responseHeaders['Content-Length'];
-  } else if (transferEncoding.length === 0) {
-    const declared = Number(rawHeaderValues(res.rawHeaders, 'content-length')[0]);
-    if (Number.isInteger(declared) && declared >= 0) contentLength = declared;
+  }
+  // Go moves a chunked answer's trailers out of the headers, each name it announces held from the start.
+  let trailer: HeaderMap | undefined;
+  if (transferEncoding.at(-1)?.toLowerCase() === 'chunked') {
+    trailer = {};
+    for (const name of announcedTrailers(rawHeaderValues(res.rawHeaders, 'trailer'))) trailer[canonicalHeaderKey(name)] = [];
+    Object.assign(trailer, headerMap(res.rawTrailers ?? [], NONE));
+    delete responseHeaders['Trailer'];
   }
   const interaction: NewInteraction = {
     request: {
@@ -52,6 +69,7 @@ export function toInteraction(x: Capture): NewInteraction {
       proto_major: res.httpVersionMajor,
       proto_minor: res.httpVersionMinor,
       transfer_encoding: transferEncoding,
+      trailer,
       content_length: contentLength,
       uncompressed: res.decoded,
       body: toBody(res.body),

@@ -99,6 +99,7 @@ export function findLeaks(interaction: Pick<Interaction, 'request' | 'response'>
   shapes('response.status', response.status);
   echoes('response.status', response.status, literals);
   headers('response.headers', response.headers, literals);
+  headers('response.trailer', response.trailer, literals);
   const body = latin1(response.body);
   const coding = storedEncoding(response.headers);
   if (body.length > 0 && !response.uncompressed && coding !== undefined) {

@@ -3,8 +3,8 @@
  * anything touches disk. The marker is a keyed digest of what it replaces (marker.ts), so a
  * redacted value the user matches on still decides matching without being kept (redactRequest
  * gives the form requests are matched in). Layers, each catching what the one before might miss:
- *  1. secret headers (built-in list plus --redact-header) keep their name (and a scheme such as
- *     `Bearer`) and lose their value;
+ *  1. secret headers and response trailers (built-in list plus --redact-header) keep their name
+ *     (and a scheme such as `Bearer`) and lose their value;
  *  2. secret query parameters (`api-key`, `key`, `access_token`, …) and secret body fields
  *     (JSON keys, multipart and urlencoded fields such as `api_key`, `password`) lose their
  *     value, a JSON array or object whole;
@@ -12,7 +12,8 @@
  *     quotes one (as sent, or spelled across the events of a stream: echoes.ts) loses the quote;
  *  4. every literal secret found in those places (secrets.ts says which parts of a header value),
  *     and anything shaped like a key or token (secrets.ts's SECRET_SHAPES), is masked wherever
- *     else it appears: URL, headers, form, request and response bodies, the response status line.
+ *     else it appears: URL, headers, form, request and response bodies, the response status line
+ *     and trailers.
  * The upstream and the client still get the real exchange: only the copy for the cassette is changed.
  */
 import type { Body, CassetteResponse, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
@@ -119,7 +120,12 @@ export class Redactor {
     return {
       ...interaction,
       request,
-      response: { ...response, status: mask(response.status), ...withLength(response, body, this.redactHeaders(response.headers, mask)) },
+      response: {
+        ...response,
+        status: mask(response.status),
+        ...withLength(response, body, this.redactHeaders(response.headers, mask)),
+        ...(response.trailer && { trailer: this.redactHeaders(response.trailer, mask) }),
+      },
     };
   }
 

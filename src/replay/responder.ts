@@ -1,6 +1,7 @@
 /**
  * Sends a recorded response: the recorded status and headers (framing headers made right for the
- * body actually sent), a JSON or binary body in one piece, and a streamed body event by event. With
+ * body actually sent), a JSON or binary body in one piece, and a streamed body event by event; the
+ * recorded trailers after the body, chunked, when the client's connection can carry them. With
  * recorded pacing, the headers wait the recorded `duration` and each event keeps its recorded
  * offset, both divided by the speed factor; a cassette without offsets gets the first-byte delay only.
  */
@@ -10,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HEADER_NAME, parseDuration } from '../cassette/go.js';
 import { EXTENSION_KEY, type Interaction } from '../cassette/types.js';
 import type { Reply } from '../exchange/hooks.js';
-import { HOP_BY_HOP } from '../http/headers.js';
+import { HOP_BY_HOP, UNSENDABLE_VALUE } from '../http/headers.js';
+import { carriesTrailers, trailersOf } from '../http/trailers.js';
 import type { ReplayLatency } from '../mode.js';
 import type { StreamFraming } from '../providers/profile.js';
 
@@ -19,9 +21,6 @@ export interface Pacing {
   /** Divides every recorded delay: 2 replays twice as fast. */
   speed: number;
 }
-
-// eslint-disable-next-line no-control-regex
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
  * Says how a replayed answer was found: `exact`, or `nearest; interaction=<id>; diffs=<n>` for a
@@ -38,6 +37,8 @@ const NOT_REPLAYED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-lengt
 interface Prepared {
   headers: string[];
   body: Buffer;
+  /** The recorded trailers HTTP can send: the `Trailer` header's value, and the fields after the body. */
+  trailers: { announce: string; fields: [string, string][] } | undefined;
   statusMessage: string | undefined;
   /** The events of a streamed answer, as its provider frames them; undefined for one sent whole. */
   events: Uint8Array[] | undefined;
@@ -58,12 +59,13 @@ function prepare(interaction: Interaction, framing: StreamFraming): Prepared {
     // Framing headers are the proxy's to set; a hand-edited name or value HTTP cannot carry is left out.
     if (NOT_REPLAYED.has(lower) || !HEADER_NAME.test(name)) continue;
     if (lower === 'content-type') contentType = values[0];
-    for (const value of values) if (!INVALID_HEADER_VALUE.test(value)) headers.push(name, value);
+    for (const value of values) if (!UNSENDABLE_VALUE.test(value)) headers.push(name, value);
   }
   const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : Buffer.from(response.body);
   const events = framing.isStream(contentType) ? framing.split(body) : undefined;
-  if (!events) headers.push('Content-Length', String(body.length));
-  ready = { headers, body, statusMessage: response.status.replace(/^\d+\s*/, '') || undefined, events, framing };
+  const { names, fields } = trailersOf(response.trailer);
+  const trailers = names.length > 0 ? { announce: names.join(', '), fields } : undefined;
+  ready = { headers, body, trailers, statusMessage: response.status.replace(/^\d+\s*/, '') || undefined, events, framing };
   prepared.set(interaction, ready);
   return ready;
 }
@@ -82,9 +84,17 @@ export async function sendRecorded(res: ServerResponse, { interaction, match }: 
   if (paced) await waitUntil(performance.now() + (parseDuration(response.duration) ?? 0) / 1e6 / pacing.speed);
   const headersAt = performance.now();
 
-  const { headers: recorded, body, statusMessage, events } = prepare(interaction, framing);
+  const { headers: recorded, body, trailers, statusMessage, events } = prepare(interaction, framing);
   if (res.destroyed) return;
   const headers = [...recorded, MATCH_HEADER, match];
+  // Trailers need a chunked body: an HTTP/1.0 client, a HEAD, a 204 or a 304 gets the body alone, with its length.
+  const trailing = trailers && carriesTrailers(res.req, response.code) ? trailers : undefined;
+  if (trailing) {
+    headers.push('Trailer', trailing.announce);
+    res.addTrailers(trailing.fields);
+  } else if (!events) {
+    headers.push('Content-Length', String(body.length));
+  }
 
   if (!events) {
     res.writeHead(response.code, statusMessage, headers);

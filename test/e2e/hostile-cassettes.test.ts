@@ -1,6 +1,7 @@
 /** Hostile cassettes: each gives a clear error naming the file, and the proxy keeps serving the others. */
 import assert from 'node:assert/strict';
 import { copyFile, open, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
@@ -109,6 +110,34 @@ test('a hand-edited header that HTTP cannot carry is left out of the answer; the
   assert.equal(res.headers.get('x-control'), null);
   assert.ok(![...res.headers.keys()].some((name) => name.includes(' ')));
   assert.equal(((await res.json()) as { id: string }).id, 'm7');
+  await seedStillServes(proxy);
+});
+
+test('hand-edited trailers HTTP cannot carry are left out of the answer, the rest sent after the body; a mistyped trailer names the field', async (t) => {
+  const proxy = await replayProxy(t);
+  const edited = interaction(8) as any;
+  edited.response.trailer = { 'Bad Name': ['x'], 'X-Control': ['a\r\nX-Injected: yes'], 'Content-Length': ['5'], Trailer: ['X-Fine'], 'X-Fine': ['ok', 'twice'] };
+  await writeFile(path.join(proxy.dir, 'trailers.yaml'), `---\n${dump({ version: 2, interactions: [edited] })}`);
+  const answer = await new Promise<{ body: string; trailer: string | undefined; rawTrailers: string[] }>((resolve, reject) => {
+    http
+      .get(`${proxy.baseURL}/models/m8`, { headers: { 'x-cassette': 'trailers' } }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk));
+        res.on('end', () => resolve({ body, trailer: res.headers.trailer, rawTrailers: res.rawTrailers }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+  assert.equal(JSON.parse(answer.body).id, 'm8');
+  assert.equal(answer.trailer, 'X-Control, X-Fine', 'framing fields and names that are not tokens are never announced');
+  assert.deepEqual(answer.rawTrailers, ['X-Fine', 'ok', 'X-Fine', 'twice']);
+
+  const mistyped = interaction(9) as any;
+  mistyped.response.trailer = { 'X-Fine': 'not a list' };
+  await writeFile(path.join(proxy.dir, 'mistyped.yaml'), `---\n${dump({ version: 2, interactions: [mistyped] })}`);
+  const error = await errorFor(proxy, 'mistyped');
+  assert.equal(error.code, 'cassette_invalid');
+  assert.match(error.message, /mistyped\.yaml: interactions\[0\]\.response\.trailer\.X-Fine must be a list of strings/);
   await seedStillServes(proxy);
 });
 

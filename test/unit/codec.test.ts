@@ -60,6 +60,20 @@ test('the written file starts with ---, keeps go-vcr key order and omits empty o
   assert.equal(cassetteText([]), '---\nversion: 2\ninteractions: []\n');
 });
 
+test('a response trailer is written where the go-vcr struct has it, as a map of string lists, and the go-vcr fixture with trailers reads back equal', () => {
+  const trailer = { 'Server-Timing': [], 'X-Checksum': ['a', 'b'] };
+  const text = cassetteText([serializeInteraction(sample({ transfer_encoding: ['chunked'], trailer }))]);
+  const response = parseCassetteYaml(text).interactions[0].response;
+  // go-vcr v4 cassette.Response: proto, proto_major, proto_minor, transfer_encoding, trailer (http.Header), content_length, …
+  assert.deepEqual(Object.keys(response).slice(0, 6), ['proto', 'proto_major', 'proto_minor', 'transfer_encoding', 'trailer', 'content_length']);
+  assert.deepEqual(response.trailer, trailer);
+  assert.match(text, /\n {10}Server-Timing: \[\]\n/, 'an announced name never sent is an empty list, as yaml.v3 writes a nil slice');
+
+  const written = parseCassette(readFileSync(fixture('govcr-v4-trailer.yaml'), 'utf8'), 'govcr-trailer.yaml').interactions;
+  assert.deepEqual(written[0]!.response.trailer, { 'Repr-Digest': ['sha-256=:ZWiQCBW7TYNmdX2C6/sVHswGd3yAdX2243B8SH3rO8w=:'], 'Server-Timing': [] });
+  assert.deepEqual(roundTrip(written), written);
+});
+
 test('versions other than an unquoted 2 are refused with the file name', () => {
   for (const version of ['1', '"2"', '3']) {
     assert.throws(
