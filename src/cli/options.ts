@@ -16,7 +16,7 @@ import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../storage/names.js';
 import { parseUpstream, type Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
-import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
+import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, WS_AUDIO, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { openai } from '../providers/openai.js';
@@ -97,6 +97,16 @@ export const FLAGS = {
   'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need, at least 8 characters; without it only loopback may change the mode' },
   'shutdown-grace': { type: 'string', default: '10', describe: `Seconds that exchanges in flight get to finish at SIGTERM/SIGINT, 0 or more and at most ${MAX_SECONDS}` },
   'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
+  'ws-audio': {
+    type: 'string',
+    default: 'full',
+    describe: 'WebSocket sessions: audio payloads (input_audio_buffer.append, response.output_audio.delta) in cassettes: full = kept whole; digest = length and SHA-256 only (matched by digest, replayed as silence of the recorded length)',
+  },
+  'ws-idle-timeout': {
+    type: 'string',
+    default: '30',
+    describe: `Replay, WebSocket sessions: seconds the client may stay silent while the recording waits for its next frame, above 0 and at most ${MAX_SECONDS} (then an error event and close 1008)`,
+  },
 } satisfies Record<string, Options>;
 
 /** Each flag's value, by its name in the table, as yargs gives them. */
@@ -339,6 +349,8 @@ export function configFrom(args: FlagValues): Config {
   if (adminToken !== undefined && adminToken.length < 8) bad('admin-token', 'must be at least 8 characters');
   const matchIgnore = jsonPaths('match-ignore', args['match-ignore']);
   const redactBodyFields = jsonPaths('redact-body-field', args['redact-body-field']);
+  const wsAudio = oneOf('ws-audio', args['ws-audio'], WS_AUDIO);
+  const wsIdleTimeout = seconds('ws-idle-timeout', args['ws-idle-timeout'], 0.001);
 
   return {
     mode,
@@ -366,5 +378,7 @@ export function configFrom(args: FlagValues): Config {
     shutdownGraceMs: grace * 1000,
     upstreamTimeoutMs: upstreamTimeout * 1000,
     headersTimeoutMs: headersTimeout * 1000,
+    wsAudio,
+    wsIdleTimeoutMs: wsIdleTimeout * 1000,
   };
 }

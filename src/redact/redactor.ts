@@ -11,7 +11,7 @@
  *     else it appears: URL, headers, form, request and response bodies, the response status line.
  * The upstream still gets the real request: only the copy for the cassette is changed.
  */
-import type { Body, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
+import type { Body, FormMap, HeaderMap, NewInteraction, WebSocketFrame } from '../cassette/types.js';
 import { headerValue } from '../http/headers.js';
 import { JsonTooDeep, MAX_JSON_DEPTH, parseJsonBody, replacePaths, type JsonPath } from '../json-path.js';
 import {
@@ -82,8 +82,11 @@ export class Redactor {
     const { request, secrets } = this.redactRequestWithSecrets(interaction.request, true);
     const mask = (text: string): string => maskText(text, secrets);
     const responseBody = this.bodyFields.length === 0 ? response.body : this.redactJsonBody(response.body, (value) => replacePaths(value, this.bodyFields, REDACTED), true);
+    const extension = interaction.cassette_proxy;
+    const websocket = extension?.websocket && { ...extension.websocket, frames: extension.websocket.frames.map((frame) => this.redactFrame(frame, secrets)) };
     return {
       ...interaction,
+      ...(websocket && { cassette_proxy: { ...extension, websocket } }),
       request,
       response: {
         ...response,
@@ -92,6 +95,22 @@ export class Redactor {
         body: maskBody(responseBody, secrets),
       },
     };
+  }
+
+  /**
+   * A WebSocket frame as it is saved: a client's text as a request body would be (secret fields,
+   * --redact-body-field), every frame with the session's own credentials and key shapes masked.
+   * Replay prepares a client's frames as request bodies (redactRequest), so they match.
+   */
+  private redactFrame(frame: WebSocketFrame, secrets: readonly string[]): WebSocketFrame {
+    const out = { ...frame };
+    if (out.text !== undefined) {
+      const text = frame.from === 'client' ? (this.redactJsonBody(out.text, (value) => void this.redactRequestJson(value), true) as string) : out.text;
+      out.text = maskText(text, secrets);
+    }
+    if (out.binary !== undefined) out.binary = maskBody(out.binary, secrets) as Uint8Array;
+    if (out.close_reason) out.close_reason = maskText(out.close_reason, secrets);
+    return out;
   }
 
   /**
