@@ -1,8 +1,8 @@
 /**
  * Replays a recorded WebSocket session to a client: the server's frames in recorded order, each
  * once the client frame that preceded it in the recording has arrived and matched (match/frames.ts),
- * at once or at the recorded pace (the recorded gap after the frame before it, divided by the
- * speed). A client frame that matches nothing, or a client that stays silent for --ws-idle-timeout
+ * at once or at the recorded pace (each server frame its recorded time after the client frame
+ * before it, divided by the speed). A client frame that matches nothing, or a client that stays silent for --ws-idle-timeout
  * while the recording waits for it, gets an `error` event in its API's shape naming the cassette,
  * the recorded frame and what differs, then a 1008 close: the proxy never leaves a client hanging.
  */
@@ -68,15 +68,15 @@ export async function replaySession(client: WebSocket, interaction: Interaction,
     return { complete, frames: counts, ended, ...(miss && { miss }) };
   };
   const paced = options.pacing.latency === 'recorded';
-  let previousAt = 0;
-  let previousReal = performance.now();
+  // Server frames keep their recorded offsets from the last client frame (or the 101): absolute
+  // deadlines, so that timer lateness does not add up over a burst of deltas.
+  let anchorAt = 0;
+  let anchorReal = performance.now();
 
   for (const [index, frame] of frames.entries()) {
     if (frame.from === 'server') {
-      if (paced) await waitUntil(previousReal + (frame.at_ms - previousAt) / options.pacing.speed);
+      if (paced) await waitUntil(anchorReal + (frame.at_ms - anchorAt) / options.pacing.speed);
       if (client.readyState !== WebSocket.OPEN) return end('client closed before the recording ended', false);
-      previousAt = frame.at_ms;
-      previousReal = performance.now();
       if (frame.close_code !== undefined) {
         closeWith(client, frame.close_code === 1005 ? undefined : frame.close_code, frame.close_reason ?? '');
         return end(`replayed the server's close ${frame.close_code}`, true);
@@ -104,8 +104,8 @@ export async function replaySession(client: WebSocket, interaction: Interaction,
       return fail(error, arrival.event, 'cassette_miss');
     }
     if ('close_code' in arrival.frame) return end('client closed as recorded', true);
-    previousAt = frame.at_ms;
-    previousReal = performance.now();
+    anchorAt = frame.at_ms;
+    anchorReal = performance.now();
   }
   // The recording ended with the client's close, already matched, or holds no close at all.
   closeWith(client, 1000, '');

@@ -228,12 +228,23 @@ test('--replay-latency recorded keeps the recorded gaps between server frames (w
     await run.closed;
     return arrivals.slice(1).map((at, i) => at - arrivals[i]!);
   };
-  const paced = await gapsOf(await replayer());
-  assert.equal(paced.length, 2);
-  paced.forEach((gap, i) => assert.ok(Math.abs(gap - recordedGaps[i]) <= 10, `gap ${gap.toFixed(1)} ms, recorded ${recordedGaps[i]} ms`));
-  const fast = await startTestProxy(t, { upstream: new URL('http://127.0.0.1:9'), mode: 'replay', cassetteDir: recorder.dir, replayLatency: 'recorded', replaySpeed: 4 });
-  const quick = await gapsOf(fast);
-  quick.forEach((gap, i) => assert.ok(Math.abs(gap - recordedGaps[i] / 4) <= 10, `gap ${gap.toFixed(1)} ms at speed 4, recorded ${recordedGaps[i]} ms`));
+  // Timers on a loaded machine (tests run in parallel) can be late: a session is tried up to three
+  // times, and the proxy's pacing passes when one run keeps every gap within 10 ms.
+  const within = async (proxy: TestProxy, speed: number): Promise<void> => {
+    let problems: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const gaps = await gapsOf(proxy);
+      assert.equal(gaps.length, 2);
+      problems = gaps.flatMap((gap, i) => (Math.abs(gap - recordedGaps[i] / speed) <= 10 ? [] : [`gap ${gap.toFixed(1)} ms at speed ${speed}, recorded ${recordedGaps[i]} ms`]));
+      if (problems.length === 0) return;
+    }
+    assert.fail(problems.join('; '));
+  };
+  await within(await replayer(), 1);
+  await within(await startTestProxy(t, { upstream: new URL('http://127.0.0.1:9'), mode: 'replay', cassetteDir: recorder.dir, replayLatency: 'recorded', replaySpeed: 4 }), 4);
+  // Without pacing the deltas come at once.
+  const unpaced = await startTestProxy(t, { upstream: new URL('http://127.0.0.1:9'), mode: 'replay', cassetteDir: recorder.dir });
+  assert.ok((await gapsOf(unpaced)).every((gap) => gap < 40), 'no pacing without --replay-latency recorded');
 });
 
 test('a client whose second frame differs gets an error event naming the cassette, the recorded frame and the differing field, then close 1008; a bystander session replays meanwhile', async (t) => {
@@ -354,4 +365,18 @@ test('a WebSocket from a foreign Origin is refused like any request (403), and n
   const client = rawClient(proxy, `/v1/realtime?model=${MODEL}`, { authorization: `Bearer ${KEY}`, origin: 'https://evil.example' });
   await assert.rejects(client.opened, (err: any) => err.status === 403 && /origin_not_allowed/.test(err.body));
   assert.equal(upstream.connections.length, 0);
+});
+
+test('shutdown closes open sessions with 1001 (going away) after the grace period, and saves none of them', async (t) => {
+  const upstream = await fake(t);
+  const proxy = await startTestProxy(t, { upstream: new URL(upstream.url) });
+  const client = rawClient(proxy);
+  await client.opened;
+  await eventually(() => assert.equal(client.messages[0]?.type, 'session.created'));
+  const closing = performance.now();
+  await proxy.close(100);
+  assert.ok(performance.now() - closing < 3000, 'shutdown is not held by the session');
+  assert.equal((await client.closed).code, 1001);
+  await eventually(() => assert.equal(upstream.closes.at(-1), 1001));
+  await assert.rejects(readFile(proxy.defaultCassette), 'a cut session is not saved');
 });
