@@ -114,6 +114,10 @@ test('the official Realtime client records a text session through the proxy, and
   assert.deepEqual(replayed.errors, []);
   assert.deepEqual(replayed.events, masked(recorded.events), 'the same server events (as redacted on disk), in the same order');
   assert.equal(upstream.connections.length, connections, 'no upstream contact');
+  // A plain HTTP GET of the same URL is not answered with the session's 101.
+  const http = await fetch(`${replay.baseURL}/realtime?model=${MODEL}`);
+  assert.equal(http.status, 404);
+  assert.match(await http.text(), /is a WebSocket session; connect with a WebSocket client/);
 });
 
 /** A raw `ws` client to the proxy, for what the official clients cannot do (wrong frames, huge frames). */
@@ -369,7 +373,8 @@ test('a WebSocket from a foreign Origin is refused like any request (403), and n
 
 test('shutdown closes open sessions with 1001 (going away) after the grace period, and saves none of them', async (t) => {
   const upstream = await fake(t);
-  const proxy = await startTestProxy(t, { upstream: new URL(upstream.url) });
+  const captured = capturedLog();
+  const proxy = await startTestProxy(t, { upstream: new URL(upstream.url) }, captured.log);
   const client = rawClient(proxy);
   await client.opened;
   await eventually(() => assert.equal(client.messages[0]?.type, 'session.created'));
@@ -378,5 +383,8 @@ test('shutdown closes open sessions with 1001 (going away) after the grace perio
   assert.ok(performance.now() - closing < 3000, 'shutdown is not held by the session');
   assert.equal((await client.closed).code, 1001);
   await eventually(() => assert.equal(upstream.closes.at(-1), 1001));
-  await assert.rejects(readFile(proxy.defaultCassette), 'a cut session is not saved');
+  const line = await eventually(() => captured.lines().find((l) => l.websocket)!);
+  assert.equal(line.saved, false, 'a cut session is not saved');
+  await proxy.store.flushAll();
+  await assert.rejects(readFile(proxy.defaultCassette));
 });
