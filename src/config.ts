@@ -1,7 +1,7 @@
 /** The proxy's settings after validation: one shape shared by the CLI and the server. */
 import type { JsonPath } from './json-path.js';
 import type { LogLevel } from './log.js';
-import type { Mode, OnMiss, ReplayLatency, ReplayPolicy } from './mode.js';
+import type { Mode, OnMiss, ReplayLatency, ReplayPolicy, WsAudio } from './mode.js';
 
 export interface Config {
   mode: Mode;
@@ -53,6 +53,10 @@ export interface Config {
   adminToken: string | undefined;
   /** How long exchanges in flight may take to finish at shutdown. */
   shutdownGraceMs: number;
+  /** WebSocket audio payloads in cassettes: whole, or as length plus digest. */
+  wsAudio: WsAudio;
+  /** Replay: how long a WebSocket session waits for the client's next recorded frame. */
+  wsIdleTimeoutMs: number;
 }
 
 /** One upstream as the command line gives it (--upstream, --provider, --upstream-key). */

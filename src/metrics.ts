@@ -34,6 +34,17 @@ export class Metrics {
     help: 'text/event-stream responses being sent to clients right now',
     registers: [this.registry],
   });
+  readonly openSessions = new Gauge({
+    name: 'cassette_proxy_open_websocket_sessions',
+    help: 'WebSocket sessions open right now (relayed or replayed)',
+    registers: [this.registry],
+  });
+  readonly frames = new Counter({
+    name: 'cassette_proxy_websocket_frames_total',
+    help: 'WebSocket frames of finished sessions, by the side that sent them (client or server)',
+    labelNames: ['from'] as const,
+    registers: [this.registry],
+  });
   readonly refused = new Counter({
     name: 'cassette_proxy_refused_requests_total',
     help: 'Requests refused before routing because a web page may have made them (code host_not_allowed or origin_not_allowed)',

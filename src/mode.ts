@@ -27,6 +27,10 @@ export type ReplayPolicy = (typeof REPLAY_POLICIES)[number];
 export const ON_MISS = ['error', 'nearest'] as const;
 export type OnMiss = (typeof ON_MISS)[number];
 
+/** WebSocket audio payloads in cassettes: kept whole, or as length plus SHA-256 (cassette/websocket.ts). */
+export const WS_AUDIO = ['full', 'digest'] as const;
+export type WsAudio = (typeof WS_AUDIO)[number];
+
 /** Replay pacing: `none` answers at once, `recorded` keeps the recorded time to headers and event gaps. */
 export const REPLAY_LATENCIES = ['none', 'recorded'] as const;
 export type ReplayLatency = (typeof REPLAY_LATENCIES)[number];

@@ -60,6 +60,10 @@ export interface ProxyOptions {
   /** Seconds that exchanges in flight get to finish when `close()` is called. */
   shutdownGrace?: number;
   logLevel?: LogLevel;
+  /** WebSocket audio payloads in cassettes: `'full'` (default) or `'digest'`. */
+  wsAudio?: 'full' | 'digest';
+  /** Seconds. */
+  wsIdleTimeout?: number;
 }
 
 /** Kebab-case flag names to camelCase, so that the compiler checks ProxyOptions against the flag table. */

@@ -18,6 +18,8 @@ import {
   type Interaction,
   type NewInteraction,
   type ProxyExtension,
+  type WebSocketFrame,
+  type WebSocketSession,
 } from './types.js';
 
 const SCHEMA = CORE_SCHEMA.withTags(binaryTag);
@@ -149,12 +151,12 @@ class Checker {
   interaction(value: unknown, path: string, index: number): Interaction {
     const map = this.mapping(value, path);
     const id = map.id === undefined ? index : this.int(map, 'id', path);
+    const extension = this.extension(map[EXTENSION_KEY], `${path}.${EXTENSION_KEY}`);
     const result: Interaction = {
       id,
       request: this.request(this.mapping(map.request, `${path}.request`), `${path}.request`),
-      response: this.response(this.mapping(map.response, `${path}.response`), `${path}.response`),
+      response: this.response(this.mapping(map.response, `${path}.response`), `${path}.response`, extension?.websocket !== undefined),
     };
-    const extension = this.extension(map[EXTENSION_KEY], `${path}.${EXTENSION_KEY}`);
     if (extension) result[EXTENSION_KEY] = extension;
     return result;
   }
@@ -182,7 +184,8 @@ class Checker {
     };
   }
 
-  private response(map: YamlMap, path: string): CassetteResponse {
+  /** `websocket`: the interaction holds a session's frames, whose answer is a `101`. */
+  private response(map: YamlMap, path: string, websocket: boolean): CassetteResponse {
     if (map.code === undefined) this.fail(`${path}.code`, 'is missing');
     const duration = this.str(map, 'duration', path);
     return {
@@ -196,7 +199,7 @@ class Checker {
       body: this.body(map, path),
       headers: this.headers(map.headers, `${path}.headers`),
       status: this.statusText(map, path),
-      code: this.statusCode(map, path),
+      code: this.statusCode(map, path, websocket),
       duration: duration || '0s',
     };
   }
@@ -204,12 +207,46 @@ class Checker {
   private extension(value: unknown, path: string): ProxyExtension | undefined {
     if (value === undefined || value === null) return undefined;
     const map = this.mapping(value, path);
+    const out: ProxyExtension = {};
     const offsets = map.event_offsets_ms;
-    if (offsets === undefined || offsets === null) return {};
-    if (!Array.isArray(offsets) || offsets.some((n) => typeof n !== 'number' || !Number.isFinite(n) || n < 0)) {
-      this.fail(`${path}.event_offsets_ms`, 'must be a list of non-negative numbers');
+    if (offsets !== undefined && offsets !== null) {
+      if (!Array.isArray(offsets) || offsets.some((n) => !isOffset(n))) this.fail(`${path}.event_offsets_ms`, 'must be a list of non-negative numbers');
+      out.event_offsets_ms = offsets as number[];
     }
-    return { event_offsets_ms: offsets as number[] };
+    if (map.websocket !== undefined && map.websocket !== null) out.websocket = this.websocket(map.websocket, `${path}.websocket`);
+    return out;
+  }
+
+  private websocket(value: unknown, path: string): WebSocketSession {
+    const map = this.mapping(value, path);
+    if (map.audio !== undefined && map.audio !== null && map.audio !== 'digest' && map.audio !== 'full') this.fail(`${path}.audio`, 'must be digest or full');
+    const frames = map.frames ?? [];
+    if (!Array.isArray(frames)) this.fail(`${path}.frames`, 'must be a list');
+    const session: WebSocketSession = { frames: (frames as unknown[]).map((frame, i) => this.frame(frame, `${path}.frames[${i}]`)) };
+    if (map.audio === 'digest') session.audio = 'digest';
+    return session;
+  }
+
+  /** A frame is exactly one of text, binary or a close; a close code is one a close frame may carry. */
+  private frame(value: unknown, path: string): WebSocketFrame {
+    const map = this.mapping(value, path);
+    if (map.from !== 'client' && map.from !== 'server') this.fail(`${path}.from`, 'must be client or server');
+    if (!isOffset(map.at_ms)) this.fail(`${path}.at_ms`, 'must be a non-negative number');
+    const frame: WebSocketFrame = { from: map.from, at_ms: map.at_ms as number };
+    const kinds = ['text', 'binary', 'close_code'].filter((key) => map[key] !== undefined && map[key] !== null);
+    if (kinds.length !== 1) this.fail(path, 'must hold exactly one of text, binary or close_code');
+    if (kinds[0] === 'text') frame.text = this.str(map, 'text', path);
+    else if (kinds[0] === 'binary') {
+      if (!(map.binary instanceof Uint8Array)) this.fail(`${path}.binary`, 'must be !!binary');
+      frame.binary = map.binary;
+    } else {
+      const code = this.int(map, 'close_code', path);
+      // 1005 stands for a close frame without a code.
+      if (!isCloseCode(code) && code !== 1005) this.fail(`${path}.close_code`, `must be 1000 to 1014 (not 1004 or 1006) or 3000 to 4999, got ${code}`);
+      frame.close_code = code;
+      frame.close_reason = this.str(map, 'close_reason', path);
+    }
+    return frame;
   }
 
   /** Go decodes any scalar into a string field as its text; null, `~` and empty become "". */
@@ -230,9 +267,14 @@ class Checker {
     return value;
   }
 
-  private statusCode(map: YamlMap, path: string): number {
+  private statusCode(map: YamlMap, path: string, websocket: boolean): number {
     const code = this.int(map, 'code', path);
     if (code < 100 || code > 999) this.fail(`${path}.code`, `must be an HTTP status from 100 to 999, got ${code}`);
+    // A WebSocket session is exactly a 101 and its frames.
+    if (websocket) {
+      if (code !== 101) this.fail(`${path}.code`, `must be 101 for an interaction holding a WebSocket session, got ${code}`);
+      return code;
+    }
     // A client that gets a 1xx waits for the final answer, which a cassette cannot give.
     if (code < 200) this.fail(`${path}.code`, `must be a final HTTP status (200 or more), got ${code}: a client would wait forever after a ${code}`);
     return code;
@@ -317,8 +359,30 @@ function orderedInteraction(i: NewInteraction): Record<string, Node> {
   };
   const out: Record<string, Node> = { request, response };
   const ext = i[EXTENSION_KEY];
-  if (ext?.event_offsets_ms?.length) out[EXTENSION_KEY] = { event_offsets_ms: ext.event_offsets_ms };
+  const offsets = ext?.event_offsets_ms?.length ? ext.event_offsets_ms : undefined;
+  const websocket = ext?.websocket && { audio: ext.websocket.audio, frames: ext.websocket.frames.map(frameNode) };
+  if (offsets || websocket) out[EXTENSION_KEY] = { event_offsets_ms: offsets, websocket };
   return out;
+}
+
+function frameNode(frame: WebSocketFrame): Node {
+  return {
+    from: frame.from,
+    at_ms: frame.at_ms,
+    text: frame.text === undefined ? undefined : new BodyNode(frame.text),
+    binary: frame.binary === undefined ? undefined : new BodyNode(frame.binary),
+    close_code: frame.close_code,
+    close_reason: frame.close_code === undefined ? undefined : (frame.close_reason ?? ''),
+  };
+}
+
+function isOffset(n: unknown): boolean {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0;
+}
+
+/** The codes a close frame may carry (RFC 6455 7.4; 1005 and 1006 are never sent, 1015 is TLS's). */
+export function isCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 
 function bodyLength(body: Body | undefined): number {

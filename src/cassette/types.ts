@@ -52,12 +52,33 @@ export interface CassetteResponse {
 }
 
 /**
+ * One WebSocket frame of a recorded session: who sent it, when (milliseconds after the `101`), and
+ * exactly one of a text frame, a binary frame (YAML `!!binary`) or a close (its code and reason).
+ */
+export interface WebSocketFrame {
+  from: 'client' | 'server';
+  at_ms: number;
+  text?: string;
+  binary?: Uint8Array;
+  close_code?: number;
+  close_reason?: string;
+}
+
+/** A WebSocket session: its frames in the order they passed the proxy; `audio: digest` when audio payloads were kept as digests (--ws-audio). */
+export interface WebSocketSession {
+  audio?: 'digest';
+  frames: WebSocketFrame[];
+}
+
+/**
  * Our one extension, under a single key that go-vcr ignores on load (and drops when it saves).
  * `event_offsets_ms[i]` is when the i-th SSE event had fully arrived, in milliseconds after the
- * response headers; replay uses it to keep a stream's rhythm.
+ * response headers; replay uses it to keep a stream's rhythm. `websocket`: the frames of a session
+ * whose interaction is its upgrade request and `101` answer.
  */
 export interface ProxyExtension {
   event_offsets_ms?: number[];
+  websocket?: WebSocketSession;
 }
 
 export const EXTENSION_KEY = 'cassette_proxy';

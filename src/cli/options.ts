@@ -17,7 +17,7 @@ import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../storage/names.js';
 import type { Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
-import { MODES, MODE_POLICY, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
+import { MODES, MODE_POLICY, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, WS_AUDIO, type Mode } from '../mode.js';
 import { ProxyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { openai } from '../providers/openai.js';
@@ -124,6 +124,16 @@ export const FLAGS = {
   'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need, at least 8 characters; without it only loopback may change the mode' },
   'shutdown-grace': { type: 'string', default: '10', describe: `Seconds that exchanges in flight get to finish at SIGTERM/SIGINT, 0 or more and at most ${MAX_SECONDS}` },
   'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
+  'ws-audio': {
+    type: 'string',
+    default: 'full',
+    describe: 'WebSocket sessions: audio payloads (input_audio_buffer.append, response.output_audio.delta) in cassettes: full = kept whole; digest = length and SHA-256 only (matched by digest, replayed as silence of the recorded length)',
+  },
+  'ws-idle-timeout': {
+    type: 'string',
+    default: '30',
+    describe: `Replay, WebSocket sessions: seconds the client may stay silent while the recording waits for its next frame, above 0 and at most ${MAX_SECONDS} (then an error event and close 1008)`,
+  },
 } satisfies Record<string, Options>;
 
 /** Each flag's value, by its name in the table, as yargs gives them. */
@@ -370,6 +380,8 @@ export function configFrom(args: FlagValues): Config {
   const redactKey = args['redact-key'];
   const keyProblem = redactKey === undefined ? undefined : redactKeyProblem(redactKey);
   if (keyProblem) bad('redact-key', keyProblem);
+  const wsAudio = oneOf('ws-audio', args['ws-audio'], WS_AUDIO);
+  const wsIdleTimeout = seconds('ws-idle-timeout', args['ws-idle-timeout'], 0.001);
 
   return {
     mode,
@@ -399,5 +411,7 @@ export function configFrom(args: FlagValues): Config {
     shutdownGraceMs: grace * 1000,
     upstreamTimeoutMs: upstreamTimeout * 1000,
     headersTimeoutMs: headersTimeout * 1000,
+    wsAudio,
+    wsIdleTimeoutMs: wsIdleTimeout * 1000,
   };
 }

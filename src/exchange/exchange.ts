@@ -5,7 +5,7 @@
  * copy into an interaction, and the log line and metrics say how it ended.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Interaction } from '../cassette/types.js';
+import type { Interaction, WebSocketSession } from '../cassette/types.js';
 import type { Outcome } from '../metrics.js';
 import type { Mode } from '../mode.js';
 import type { Upstream } from '../providers/profile.js';
@@ -37,6 +37,8 @@ export interface Capture {
   durationNs: bigint;
   /** For SSE: when each event had arrived, in ms after the response headers. */
   eventOffsetsMs?: number[];
+  /** For a WebSocket session (its response is the `101`): its frames. */
+  websocket?: WebSocketSession;
 }
 
 /** A recording that answers a replay miss in its stead (`--on-miss nearest`), and what differs, as the miss's error would list it. */

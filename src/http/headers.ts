@@ -16,6 +16,12 @@ export const FIELD_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 // eslint-disable-next-line no-control-regex
 export const UNSENDABLE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
+/**
+ * A WebSocket handshake's own headers: each side of the proxy makes its own key, version and
+ * extension offer (the subprotocol is passed on, as the WebSocket library's protocols argument).
+ */
+export const WEBSOCKET_HANDSHAKE: readonly string[] = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions'];
+
 /** The first value of header `lowerName` in a map keyed by any casing (a cassette's `Content-Type`, Node's `content-type`). */
 export function headerValue(headers: Readonly<Record<string, readonly string[] | string | undefined>> | undefined, lowerName: string): string | undefined {
   for (const name in headers) {

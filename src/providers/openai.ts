@@ -56,4 +56,16 @@ export const openai: ProviderProfile = {
   credentialParams: [],
   framing: STREAMS,
   renderError: renderOpenAIError,
+  // The Realtime API's error event; the Responses API's WebSocket mode uses the same `error` object
+  // and echoes the client's `stream_id`.
+  renderSocketError(error: ProxyError, clientEvent: Record<string, unknown> | undefined): string {
+    const eventId = typeof clientEvent?.event_id === 'string' ? clientEvent.event_id : null;
+    const streamId = typeof clientEvent?.stream_id === 'string' ? clientEvent.stream_id : undefined;
+    return JSON.stringify({
+      type: 'error',
+      event_id: `event_cassette_proxy_${Date.now().toString(36)}`,
+      error: { type: 'invalid_request_error', code: error.code, message: error.message, param: error.param, event_id: eventId },
+      ...(streamId !== undefined && { stream_id: streamId }),
+    });
+  },
 };

@@ -5,6 +5,7 @@
  * framed, and where the API is. Adding a provider is adding a profile (and registering it in
  * registry.ts); the kernel imports none.
  */
+import type { ProxyError } from '../errors.js';
 import type { ErrorRenderer } from '../http/respond.js';
 import { isAwsEventStream, MessageBoundaries, splitMessages } from '../eventstream.js';
 import { EventBoundaries, isEventStream, splitEvents } from '../sse.js';
@@ -70,6 +71,11 @@ export interface ProviderProfile extends ErrorRenderer {
   /** Query parameter names that carry this API's credentials. */
   readonly credentialParams: readonly string[];
   readonly framing: StreamFraming;
+  /**
+   * The proxy's own error as an event on a WebSocket session (a replay miss), in the API's event
+   * shape; `clientEvent`: the client's event that caused it, when it was JSON.
+   */
+  renderSocketError?(error: ProxyError, clientEvent: Record<string, unknown> | undefined): string;
 }
 
 /** Where a request goes: a provider's API at a base URL, whose path (if any) prefixes every request path. */

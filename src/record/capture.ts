@@ -8,13 +8,14 @@ import { canonicalHeaderKey, formatDuration } from '../cassette/go.js';
 import { toBody } from '../cassette/codec.js';
 import type { FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
 import type { Capture } from '../exchange/exchange.js';
-import { HOP_BY_HOP, rawHeaderValues } from '../http/headers.js';
+import { HOP_BY_HOP, WEBSOCKET_HANDSHAKE, rawHeaderValues } from '../http/headers.js';
 import { announcedTrailers } from '../http/trailers.js';
 
 /** Headers that belong to one connection, or that Go's transport adds itself: never recorded on a request. */
-const NOT_RECORDED_REQUEST: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'content-length']);
+const NOT_RECORDED_REQUEST: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'content-length', ...WEBSOCKET_HANDSHAKE]);
 
-const NOT_RECORDED_RESPONSE: ReadonlySet<string> = new Set(['transfer-encoding']);
+/** The accept key answers the request's random key: a WebSocket client makes and checks both itself. */
+const NOT_RECORDED_RESPONSE: ReadonlySet<string> = new Set(['transfer-encoding', 'sec-websocket-accept']);
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -80,6 +81,7 @@ export function toInteraction(x: Capture): NewInteraction {
     },
   };
   if (x.eventOffsetsMs) interaction.cassette_proxy = { event_offsets_ms: x.eventOffsetsMs };
+  if (x.websocket) interaction.cassette_proxy = { websocket: x.websocket };
   return interaction;
 }
 

@@ -16,7 +16,7 @@
  *     and trailers.
  * The upstream and the client still get the real exchange: only the copy for the cassette is changed.
  */
-import type { Body, CassetteResponse, FormMap, HeaderMap, NewInteraction } from '../cassette/types.js';
+import type { Body, CassetteResponse, FormMap, HeaderMap, NewInteraction, WebSocketFrame } from '../cassette/types.js';
 import { headerValue } from '../http/headers.js';
 import { JsonTooDeep, MAX_JSON_DEPTH, parseJsonBody, replacePaths, type JsonPath } from '../json-path.js';
 import { isEventStream } from '../sse.js';
@@ -117,8 +117,11 @@ export class Redactor {
     const { request, secrets } = this.redactRequestWithSecrets(interaction.request, fields, true);
     const mask = (text: string): string => maskText(text, secrets, this.mark);
     const body = this.redactResponseBody(response, secrets, fields.texts);
+    const extension = interaction.cassette_proxy;
+    const websocket = extension?.websocket && { ...extension.websocket, frames: extension.websocket.frames.map((frame) => this.redactFrame(frame, secrets, fields)) };
     return {
       ...interaction,
+      ...(websocket && { cassette_proxy: { ...extension, websocket } }),
       request,
       response: {
         ...response,
@@ -144,6 +147,22 @@ export class Redactor {
       body = maskSplitEchoes(body, [...quoted].filter((text) => text.length >= MIN_SECRET_LENGTH), this.mark);
     }
     return body;
+  }
+
+  /**
+   * A WebSocket frame as it is saved: a client's text as a request body would be (secret fields,
+   * --redact-body-field), every frame with the session's own credentials and key shapes masked.
+   * Replay prepares a client's frames as request bodies (redactRequest), so they match.
+   */
+  private redactFrame(frame: WebSocketFrame, secrets: readonly Literal[], fields: BodyFieldValues): WebSocketFrame {
+    const out = { ...frame };
+    if (out.text !== undefined) {
+      const text = frame.from === 'client' ? (this.redactJsonBody(out.text, (value) => void this.redactRequestJson(value, fields), true) as string) : out.text;
+      out.text = maskText(text, secrets, this.mark);
+    }
+    if (out.binary !== undefined) out.binary = maskBody(out.binary, secrets, this.mark) as Uint8Array;
+    if (out.close_reason) out.close_reason = maskText(out.close_reason, secrets, this.mark);
+    return out;
   }
 
   /**

@@ -42,13 +42,16 @@ export interface Running {
   forwarder: Forwarder;
   usage: Usage;
   log: Logger;
+  /** WebSocket sessions still open after the grace period are closed with 1001 (and not saved). */
+  sessions?: { closeAll(): void };
 }
 
-export async function shutdown({ server, inFlight, store, forwarder, usage, log }: Running, graceMs: number): Promise<CassetteSummary[]> {
+export async function shutdown({ server, inFlight, store, forwarder, usage, log, sessions }: Running, graceMs: number): Promise<CassetteSummary[]> {
   inFlight.closing = true;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   await inFlight.drain(graceMs, log);
+  sessions?.closeAll();
   server.closeAllConnections();
   await closed;
   await store.close();

@@ -50,6 +50,11 @@ export class Pipeline {
       // A cassette that does not exist yet is simply empty when misses may be recorded.
       if (!(policy.forward && err instanceof ProxyError && err.code === 'cassette_not_found')) throw err;
     }
+    // A recorded WebSocket session answers only a WebSocket upgrade (server/websocket.ts).
+    if (found?.kind === 'hit' && found.interaction.cassette_proxy?.websocket) {
+      exchange.outcome = 'miss';
+      throw new ProxyError('cassette_miss', `cassette-proxy replay: the recording that matches ${req.method} ${req.url?.split('?')[0]} is a WebSocket session; connect with a WebSocket client, or record the HTTP request (--mode record).`);
+    }
     if (found?.kind === 'hit') {
       exchange.outcome = 'replayed';
       return this.reply(exchange, { interaction: found.interaction, match: 'exact' });

@@ -1,6 +1,7 @@
 /**
  * What the proxy refuses before routing: bad HTTP from a client (answered on the raw socket, which
- * no handler owns), CONNECT, a request target that is not a path, and a protocol upgrade.
+ * no handler owns), CONNECT, and a request target that is not a path. (Upgrades other than
+ * WebSocket ones are refused by server/websocket.ts, which Node hands every upgrade.)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,7 +15,7 @@ const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 
 /**
  * A request the proxy refuses before anything else: a target that is not a path (absolute-form
- * `http://user:pass@host/…`, `*`), which no cassette could hold, and a protocol upgrade.
+ * `http://user:pass@host/…`, `*`), which no cassette could hold.
  */
 export function refusal(req: IncomingMessage): ProxyError | undefined {
   const target = req.url ?? '';
@@ -25,15 +26,6 @@ export function refusal(req: IncomingMessage): ProxyError | undefined {
   // A `.` or `..` segment (or its percent-encoding) would let the upstream's own normalisation
   // climb out of an --upstream path prefix, and makes one request look like another.
   if (DOT_SEGMENT.test(target.split('?', 1)[0]!)) return new ProxyError('invalid_request', 'the request path must not hold a "." or ".." segment');
-  // The one place where WebSocket support will hook in: until it is recorded, an upgrade is
-  // answered here, in every mode, instead of forwarded (the client would wait for a 101 forever).
-  const upgrade = req.headers.upgrade;
-  if (upgrade !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(req.headers.connection ?? '')) {
-    return new ProxyError(
-      'upgrade_not_supported',
-      `cassette-proxy does not relay protocol upgrades (Upgrade: ${JSON.stringify(upgrade)}): WebSocket traffic cannot be recorded or replayed yet. Use the HTTP API.`,
-    );
-  }
   return undefined;
 }
 
@@ -81,7 +73,7 @@ export function refuseConnect(socket: Duplex, log: Logger, errors: ErrorRenderer
 }
 
 /** Answers on a socket no ServerResponse owns, then closes it: it must never hold shutdown. */
-function answerOnSocket(socket: Duplex, error: ProxyError, errors: ErrorRenderer): void {
+export function answerOnSocket(socket: Duplex, error: ProxyError, errors: ErrorRenderer): void {
   if (socket.destroyed) return;
   socket.on('error', () => socket.destroy());
   socket.end(errorResponseBytes(error, errors), () => socket.destroy());

@@ -33,6 +33,7 @@ import { InFlight, shutdown } from './lifecycle.js';
 import { Pipeline } from './pipeline.js';
 import { answerClientError, refuseConnect } from './refusals.js';
 import { UpstreamRouter } from './upstreams.js';
+import { WebSocketSessions } from './websocket.js';
 import { Usage } from './usage.js';
 
 export interface RunningProxy {
@@ -90,7 +91,9 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   });
   const replayCassettes = new ReplayCassettes(storage, viewer, config.replayPolicy, log);
   const forwarder = new Forwarder({ maxBody: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, hooks, log, metrics);
-  const pipeline = new Pipeline(config, new Replayer(replayCassettes, viewer), forwarder, new Recorder(store, hooks, log), hooks, metrics);
+  const replayer = new Replayer(replayCassettes, viewer);
+  const recorder = new Recorder(store, hooks, log);
+  const pipeline = new Pipeline(config, replayer, forwarder, recorder, hooks, metrics);
   const router = new UpstreamRouter(config);
   const state = new AdminState(config, names, replayCassettes, log);
   const usage = new Usage(replayCassettes, store);
@@ -109,6 +112,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   };
   const inFlight = new InFlight();
   const handler = new ExchangeHandler({ browserGuard, admin, state, names, router, pipeline, inFlight, log, metrics });
+  const sessions = new WebSocketSessions({ config, browserGuard, state, names, router, replayer, recorder, hooks, inFlight, log, metrics });
 
   // Replay modes read the default cassette now, so the first request does not pay for it and a
   // broken cassette shows in the log at start. One that does not exist is no news at start: a suite
@@ -133,6 +137,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
   const errors = router.primary.profile;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket, log, errors));
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => refuseConnect(socket, log, errors));
+  server.on('upgrade', sessions.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -155,6 +160,6 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     current: admin.current,
     switchTo: admin.switchTo,
     rewind: admin.rewind,
-    close: (graceMs = 0) => shutdown({ server, inFlight, store, forwarder, usage, log }, graceMs),
+    close: (graceMs = 0) => shutdown({ server, inFlight, store, forwarder, usage, log, sessions }, graceMs),
   };
 }

@@ -139,16 +139,17 @@ test('a target that is not a path (absolute-form with userinfo, "*", CONNECT, do
   assert.ok(captured.lines().some((l) => l.path === '/v1/models' && l.error === 'invalid_request'), 'the refusal is logged, path only');
 });
 
-test('an Upgrade (WebSocket) request gets 501 upgrade_not_supported at once in every mode, is never forwarded, and holds no shutdown', async (t) => {
-  for (const mode of ['record', 'replay', 'replay-or-record', 'passthrough'] as const) {
+test('an Upgrade that is not WebSocket (h2c), or a WebSocket to the admin API, gets 501 upgrade_not_supported at once in every mode, is never forwarded, and holds no shutdown', async (t) => {
+  const h2c = 'GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
+  const admin = 'GET /_proxy/mode HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+  for (const [mode, upgrade] of [['record', h2c], ['replay', admin], ['replay-or-record', h2c], ['passthrough', admin]] as const) {
     const { upstream, proxy } = await setup(t, { mode });
-    const upgrade = 'GET /v1/realtime?model=gpt-4o-realtime-preview HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
     const started = performance.now();
     const text = await rawExchange(proxy, upgrade);
     assert.match(text, /^HTTP\/1\.1 501 /, `${mode}: ${text}`);
     assert.match(text, /x-should-retry: false/);
     assert.match(text, /"code":"upgrade_not_supported"/);
-    assert.match(text, /WebSocket traffic cannot be recorded or replayed yet/);
+    assert.match(text, /relays WebSocket upgrades \(GET with Upgrade: websocket\) to API paths only/);
     assert.ok(performance.now() - started < 2000, `${mode}: answered at once`);
     assert.equal(upstream.requests.length, 0, `${mode}: not forwarded`);
 

@@ -49,6 +49,8 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     shutdownGraceMs: 0,
     upstreamTimeoutMs: 30_000,
     headersTimeoutMs: 30_000,
+    wsAudio: 'full',
+    wsIdleTimeoutMs: 30_000,
     ...overrides,
   };
   const proxy = await startProxy(config, log, undefined, features);

