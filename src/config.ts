@@ -46,6 +46,29 @@ export interface Config {
   adminToken: string | undefined;
   /** How long exchanges in flight may take to finish at shutdown. */
   shutdownGraceMs: number;
+  /** Fault rules applied from the start (--faults), as src/faults/rules.ts checked them. */
+  faults: FaultRuleSet | undefined;
+  /** Seconds that replayed and injected answers give in retry-after (--replay-retry-after); undefined leaves them as they are. */
+  replayRetryAfter: number | undefined;
+}
+
+/** One fault rule, as `--faults` and `PUT /_proxy/faults` give it (docs/faults.md). */
+export interface FaultRule {
+  /** One fault or several, as `x-cassette-fault` gives them: `rate-limit`, `slow-first-byte=500,drop-after=3`. */
+  fault: string;
+  /** The share of matching requests faulted, 0 to 1. */
+  rate: number;
+  /** The request path (no query) exactly, or a prefix ending in `*`. */
+  path?: string;
+  /** The upstream's name (`openai`). */
+  upstream?: string;
+  method?: string;
+}
+
+/** Fault rules with the seed that makes the choice of requests reproducible. */
+export interface FaultRuleSet {
+  rules: FaultRule[];
+  seed: number;
 }
 
 /** Checks an upstream base URL; returns a problem to report, or the parsed URL. */

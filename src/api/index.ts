@@ -53,6 +53,10 @@ export interface ProxyOptions {
   /** Seconds that exchanges in flight get to finish when `close()` is called. */
   shutdownGrace?: number;
   logLevel?: LogLevel;
+  /** A JSON file of fault rules applied from the start (see docs/faults.md). */
+  faults?: string;
+  /** Seconds that replayed answers and injected rate-limit faults give in retry-after. */
+  replayRetryAfter?: number;
 }
 
 /** Kebab-case flag names to camelCase, so that the compiler checks ProxyOptions against the flag table. */

@@ -7,6 +7,7 @@
  * or a malformed command line): loading it costs a long-running proxy about 6 MB of resident memory
  * (its help layout loads string-width, which builds an Intl.Segmenter and Unicode property tables).
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { InferredOptionTypes, Options } from 'yargs';
 import yargsParser from 'yargs-parser';
@@ -17,7 +18,9 @@ import { cassettePath } from '../storage/names.js';
 import { parseUpstream, type Config } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
 import { MODES, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, type Mode } from '../mode.js';
-import { ProxyError } from '../errors.js';
+import { ProxyError, describeCause } from '../errors.js';
+import { checkRuleSet } from '../faults/rules.js';
+import type { FaultRuleSet } from '../config.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { openai } from '../providers/openai.js';
 import { UsageError } from './usage-error.js';
@@ -97,6 +100,14 @@ export const FLAGS = {
   'admin-token': { type: 'string', describe: 'Bearer token that runtime changes need, at least 8 characters; without it only loopback may change the mode' },
   'shutdown-grace': { type: 'string', default: '10', describe: `Seconds that exchanges in flight get to finish at SIGTERM/SIGINT, 0 or more and at most ${MAX_SECONDS}` },
   'log-level': { type: 'string', default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
+  faults: {
+    type: 'string',
+    describe: 'JSON file of fault rules applied from the start, {"rules":[{"fault":"rate-limit","rate":0.1,"path":"/v1/chat/completions"}],"seed":42} (see docs/faults.md); a file that cannot be read or holds bad rules stops the start',
+  },
+  'replay-retry-after': {
+    type: 'string',
+    describe: `Seconds, 0 or more and at most ${MAX_SECONDS}: the retry-after (and retry-after-ms) that replayed answers and injected rate-limit faults give, so a test of the retry path does not wait what production asked`,
+  },
 } satisfies Record<string, Options>;
 
 /** Each flag's value, by its name in the table, as yargs gives them. */
@@ -339,6 +350,8 @@ export function configFrom(args: FlagValues): Config {
   if (adminToken !== undefined && adminToken.length < 8) bad('admin-token', 'must be at least 8 characters');
   const matchIgnore = jsonPaths('match-ignore', args['match-ignore']);
   const redactBodyFields = jsonPaths('redact-body-field', args['redact-body-field']);
+  const faultsFile = args.faults;
+  const replayRetryAfter = args['replay-retry-after'] === undefined ? undefined : seconds('replay-retry-after', args['replay-retry-after'], 0);
 
   return {
     mode,
@@ -366,5 +379,28 @@ export function configFrom(args: FlagValues): Config {
     shutdownGraceMs: grace * 1000,
     upstreamTimeoutMs: upstreamTimeout * 1000,
     headersTimeoutMs: headersTimeout * 1000,
+    faults: faultsFile === undefined ? undefined : faultRules(faultsFile),
+    replayRetryAfter,
   };
+}
+
+/** The rules of a --faults file, read once at start (a bad one stops the start, as a bad flag does). */
+function faultRules(file: string): FaultRuleSet {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return bad('faults', `cannot read ${file}: ${describeCause(err)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return bad('faults', `${file} is not JSON: ${describeCause(err)}`);
+  }
+  try {
+    return checkRuleSet(value);
+  } catch (err) {
+    return bad('faults', `${file}: ${describeCause(err)}`);
+  }
 }

@@ -34,11 +34,24 @@ export interface MatchPreparation {
   text?: (text: string) => string;
 }
 
+/**
+ * When an answer's head goes out, besides its own timing (a recording's pacing, the upstream's
+ * arrival). Called just before the head would be sent; the head waits for it to resolve. Rejecting
+ * closes the connection with no answer at all; the rejection is the exchange's failure.
+ */
+export type BeforeHead = () => Promise<void>;
+
 /** A recorded answer about to be replayed. */
 export interface Reply {
   interaction: Interaction;
   /** How it was found, for the `x-cassette-match` header: `exact`, or `nearest; …`. */
   match: string;
+  beforeHead?: BeforeHead;
+  /**
+   * A streamed answer's events as they are to be sent, made from the recorded ones (as paced):
+   * events may be changed, delayed or left out; a throw cuts the stream there.
+   */
+  events?: (recorded: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
 }
 
 /** An upstream's answer about to be relayed: its head, hop-by-hop headers left out, and its body. */
@@ -47,15 +60,19 @@ export interface UpstreamAnswer {
   reason: string | undefined;
   /** [name, value, name, value, …] as they will be sent. */
   headers: string[];
+  /** What is relayed; a hook's stream that fails cuts the answer there. */
   body: Readable;
+  beforeHead?: BeforeHead;
 }
 
 export type InteractionHook = (interaction: NewInteraction, exchange: Exchange) => NewInteraction;
 export type ReplyHook = (reply: Reply, exchange: Exchange) => Reply;
 export type RespondHook = (answer: UpstreamAnswer, exchange: Exchange) => UpstreamAnswer;
+export type ArrivalHook = (exchange: Exchange) => void;
 
 /** One feature's hooks, each optional. */
 export interface Feature {
+  onArrival?: ArrivalHook;
   afterCapture?: InteractionHook;
   beforeSave?: InteractionHook;
   beforeMatch?: MatchPreparation;
@@ -64,6 +81,7 @@ export interface Feature {
 }
 
 export class Hooks {
+  readonly onArrival: ArrivalHook | undefined;
   readonly afterCapture: InteractionHook | undefined;
   readonly beforeSave: InteractionHook | undefined;
   readonly beforeMatch: MatchPreparation;
@@ -71,6 +89,8 @@ export class Hooks {
   readonly beforeRespond: RespondHook | undefined;
 
   constructor(features: readonly Feature[]) {
+    const arrivals = features.map((f) => f.onArrival).filter((hook) => hook !== undefined);
+    this.onArrival = arrivals.length <= 1 ? arrivals[0] : (exchange) => arrivals.forEach((hook) => hook(exchange));
     this.afterCapture = chain(features.map((f) => f.afterCapture));
     this.beforeSave = chain(features.map((f) => f.beforeSave));
     this.beforeReplay = chain(features.map((f) => f.beforeReplay));

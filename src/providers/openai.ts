@@ -6,7 +6,7 @@
  */
 import type { ErrorCode, ProxyError } from '../errors.js';
 import type { RenderedError } from '../http/respond.js';
-import { SSE, type ProviderProfile } from './profile.js';
+import { sseFraming, type ProviderProfile } from './profile.js';
 
 /** OpenAI's `error.type` for each of the proxy's codes. */
 const ERROR_TYPES: Record<ErrorCode, string> = {
@@ -34,6 +34,10 @@ const ERROR_TYPES: Record<ErrorCode, string> = {
   mode_locked: 'invalid_request_error',
   internal_error: 'proxy_error',
   recordings_unsaved: 'proxy_error',
+  // As OpenAI types its own (a request-rate limit is `requests`).
+  rate_limit_exceeded: 'requests',
+  server_error: 'server_error',
+  overloaded: 'server_error',
 };
 
 export const openai: ProviderProfile = {
@@ -42,7 +46,20 @@ export const openai: ProviderProfile = {
   // The key goes in Authorization, which redact/secrets.ts knows for every API.
   credentialHeaders: ['openai-organization', 'openai-project'],
   credentialParams: [],
-  framing: SSE,
+  // Chat Completions streams end with `data: [DONE]`, Responses streams with their last event.
+  framing: sseFraming({ data: ['[DONE]'], event: ['response.completed', 'response.failed', 'response.incomplete'] }),
+  overloadedStatus: 503,
+  rateLimitHeaders: (seconds) => {
+    const reset = `${seconds}s`;
+    return {
+      'x-ratelimit-limit-requests': '500',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': reset,
+      'x-ratelimit-limit-tokens': '200000',
+      'x-ratelimit-remaining-tokens': '0',
+      'x-ratelimit-reset-tokens': reset,
+    };
+  },
   renderError(error: ProxyError): RenderedError {
     return {
       body: JSON.stringify({ error: { message: error.message, type: ERROR_TYPES[error.code], code: error.code, param: error.param } }),

@@ -6,7 +6,7 @@
  * registry.ts); the kernel imports none.
  */
 import type { ErrorRenderer } from '../http/respond.js';
-import { EventBoundaries, isEventStream, splitEvents } from '../sse.js';
+import { EventBoundaries, finalEventTest, isEventStream, splitEvents, type FinalEvents } from '../sse.js';
 
 /** How a streamed answer is cut into events: recording times each event, replay sends them one by one. */
 export interface StreamFraming {
@@ -16,10 +16,17 @@ export interface StreamFraming {
   boundaries(): { scan(chunk: Uint8Array, onEnd: (endIndex: number) => void): void };
   /** A whole recorded body cut into its events, every byte kept. */
   split(body: Uint8Array): Uint8Array[];
+  /** Whether an event is the one that ends a complete stream (`data: [DONE]`, `response.completed`, `message_stop`). */
+  isFinal(event: Uint8Array): boolean;
 }
 
-/** Server-sent events (OpenAI, Anthropic, Gemini with `alt=sse`). */
-export const SSE: StreamFraming = { isStream: isEventStream, boundaries: () => new EventBoundaries(), split: splitEvents };
+/** Server-sent events whose complete streams end with one of `final` (OpenAI, Anthropic, Gemini with `alt=sse`). */
+export function sseFraming(final: FinalEvents): StreamFraming {
+  return { isStream: isEventStream, boundaries: () => new EventBoundaries(), split: splitEvents, isFinal: finalEventTest(final) };
+}
+
+/** Server-sent events with no final event known (a stream that simply ends). */
+export const SSE: StreamFraming = sseFraming({});
 
 export interface ProviderProfile extends ErrorRenderer {
   /** A short stable name, e.g. `openai`: the `upstream` of log lines and metrics. */
@@ -31,6 +38,10 @@ export interface ProviderProfile extends ErrorRenderer {
   /** Query parameter names that carry this API's credentials. */
   readonly credentialParams: readonly string[];
   readonly framing: StreamFraming;
+  /** The status this API answers when it is overloaded; 503 when not given (Anthropic's is 529). */
+  readonly overloadedStatus?: number;
+  /** The rate-limit headers this API sends with a 429 whose limits reset in `seconds`, besides retry-after. */
+  rateLimitHeaders?(seconds: number): Record<string, string>;
 }
 
 /** Where a request goes: a provider's API at a base URL, whose path (if any) prefixes every request path. */

@@ -14,6 +14,7 @@ import { FsStorage } from '../storage/fs.js';
 import { CassetteStore } from '../storage/store.js';
 import type { Config } from '../config.js';
 import { Hooks, type Feature } from '../exchange/hooks.js';
+import { FaultInjection } from '../faults/injection.js';
 import { Forwarder } from '../forward/forwarder.js';
 import type { Logger } from '../log.js';
 import { BUILTIN_IGNORE, normalization } from '../match/normalize.js';
@@ -59,10 +60,11 @@ export interface RunningProxy {
 
 /**
  * `features`: hooks registered on top of the built-in ones (exchange/hooks.ts), after
- * --match-normalize and before redaction, which always runs last.
+ * --match-normalize and fault injection, and before redaction, which always runs last.
  */
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics(), features: readonly Feature[] = []): Promise<RunningProxy> {
-  const hooks = new Hooks([normalization(config.matchNormalize), ...features, redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields }))]);
+  const faults = new FaultInjection({ rules: config.faults, replayRetryAfter: config.replayRetryAfter, upstreamTimeoutMs: config.upstreamTimeoutMs }, metrics);
+  const hooks = new Hooks([normalization(config.matchNormalize), faults.feature, ...features, redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields }))]);
   const storage = new FsStorage();
   const store = new CassetteStore(storage, log, {
     saved: () => metrics.saves.inc(),
@@ -95,6 +97,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     metrics,
     cassettes: () => usage.cassettes(),
     errors: router.primary.profile,
+    faults,
   };
   const inFlight = new InFlight();
   const handler = new ExchangeHandler({ browserGuard, admin, state, names, router, pipeline, inFlight, log, metrics });

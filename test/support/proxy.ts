@@ -47,6 +47,8 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     shutdownGraceMs: 0,
     upstreamTimeoutMs: 30_000,
     headersTimeoutMs: 30_000,
+    faults: undefined,
+    replayRetryAfter: undefined,
     ...overrides,
   };
   const proxy = await startProxy(config, log, undefined, features);
