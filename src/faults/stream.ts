@@ -3,11 +3,14 @@
  * for a replayed stream (the recorded events, as paced) and a forwarded one (the upstream's, cut
  * into events as they arrive).
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyError } from '../errors.js';
 import type { StreamFraming } from '../providers/profile.js';
 import type { Fault } from './catalogue.js';
+
+/** How long after its last event a dropped stream is cut. */
+const DROP_PAUSE_MS = 100;
 
 export type EventTransform = (events: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
 
@@ -42,8 +45,12 @@ export function streamFaults(faults: readonly Fault[], framing: StreamFraming): 
       yield out;
       sent++;
     }
-    // Never a clean end, even for a stream that had no more than that many events.
-    if (dropAfter !== undefined) throw new ProxyError('upstream_unreachable', `fault drop-after=${dropAfter}: the stream was cut after ${sent} events, as an upstream that broke off would cut it`);
+    // Never a clean end, even for a stream that had no more than that many events. The cut comes a
+    // moment after the last event, as a real one does: a client's fetch drops bytes it had not read
+    // yet when the connection breaks, so a cut at once would hide the events sent.
+    if (dropAfter === undefined) return;
+    await sleep(DROP_PAUSE_MS);
+    throw new ProxyError('upstream_unreachable', `fault drop-after=${dropAfter}: the stream was cut after ${sent} events, as an upstream that broke off would cut it`);
   }
   return { transform, applied };
 }
@@ -61,11 +68,21 @@ export function breakJson(event: Uint8Array): Uint8Array | undefined {
   return Buffer.from(text.slice(0, start) + value.slice(0, Math.ceil(value.length / 2)) + text.slice(start + value.length));
 }
 
-/** A body's events as they arrive, cut where `framing` finds each one's end; a trailing partial event comes last. */
-export async function* eventsOf(body: Readable, framing: StreamFraming): AsyncGenerator<Uint8Array> {
+/**
+ * A body's events as they arrive, cut where `framing` finds each one's end; a trailing partial event
+ * comes last. The body is taken at once: a reader that listens later (the recording's copy of an
+ * upstream answer) would otherwise see chunks go by before these are read.
+ */
+export function eventsOf(body: Readable, framing: StreamFraming): AsyncIterable<Uint8Array> {
+  const taken = body.pipe(new PassThrough());
+  body.once('error', (err) => taken.destroy(err));
+  return cut(taken, framing);
+}
+
+async function* cut(body: AsyncIterable<Buffer>, framing: StreamFraming): AsyncGenerator<Uint8Array> {
   const boundaries = framing.boundaries();
   let pending: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of body) {
     const ends: number[] = [];
     boundaries.scan(chunk, (end) => ends.push(end));
     let start = 0;
