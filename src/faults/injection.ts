@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics.js';
 import type { ProviderProfile } from '../providers/profile.js';
 import { faultText, parseFaults, type Fault } from './catalogue.js';
 import { FaultRules, checkRuleSet } from './rules.js';
-import { streamFaults, eventsOf } from './stream.js';
+import { eventsOf, streamFaults, type EventTransform } from './stream.js';
 
 export interface FaultSettings {
   /** Rules from the start (--faults). */
@@ -93,49 +93,59 @@ export class FaultInjection {
   private inReplay(reply: Reply, exchange: Exchange): Reply {
     const faults = this.chosen.get(exchange);
     if (!faults) return reply;
-    const { profile } = exchange.upstream;
-    const [first] = faults;
-    if (first!.kind === 'rate-limit' || first!.kind === 'server-error' || first!.kind === 'overloaded') {
-      const answer = this.errorAnswer(first!.kind, profile);
-      const headers: HeaderMap = Object.fromEntries(Object.entries(answer.headers).map(([name, value]) => [name, [value]]));
-      const response = { ...reply.interaction.response, code: answer.status, status: `${answer.status} ${STATUS_CODES[answer.status] ?? ''}`.trim(), headers, body: answer.body };
-      this.injected(exchange, faults);
+    const plan = this.plan(faults, exchange, headerOf(reply.interaction.response.headers, 'content-type'), undefined);
+    if (plan.error) {
+      const { status, headers, body } = plan.error;
+      const response = {
+        ...reply.interaction.response,
+        code: status,
+        status: `${status} ${STATUS_CODES[status] ?? ''}`.trim(),
+        headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
+        body,
+      };
       return { ...reply, interaction: { id: reply.interaction.id, request: reply.interaction.request, response } };
     }
-    const streamed = profile.framing.isStream(headerOf(reply.interaction.response.headers, 'content-type'));
-    const shaped = streamed ? streamFaults(faults, profile.framing) : undefined;
-    const beforeHead = this.headFault(faults, exchange.res);
-    const applied = [...(beforeHead ? [first!] : []), ...(shaped?.applied ?? [])];
-    if (applied.length === 0) return reply;
-    this.injected(exchange, applied);
-    return { ...reply, ...(beforeHead && { beforeHead }), ...(shaped && { events: shaped.transform }) };
+    return { ...reply, ...(plan.beforeHead && { beforeHead: plan.beforeHead }), ...(plan.transform && { events: plan.transform }) };
   }
 
   private inForwarding(answer: UpstreamAnswer, exchange: Exchange): UpstreamAnswer {
     const faults = this.chosen.get(exchange);
     if (!faults) return answer;
-    const { profile } = exchange.upstream;
-    const [first] = faults;
-    if (first!.kind === 'rate-limit' || first!.kind === 'server-error' || first!.kind === 'overloaded') {
-      const { status, headers, body } = this.errorAnswer(first!.kind, profile);
-      // The upstream's answer is let go (read to its end, so its connection can be used again).
-      answer.body.resume();
-      this.injected(exchange, faults);
-      return { status, reason: STATUS_CODES[status], headers: Object.entries(headers).flat(), body: Readable.from([Buffer.from(body)]) };
-    }
     const named = (name: string): string | undefined => {
       for (let i = 0; i + 1 < answer.headers.length; i += 2) if (answer.headers[i]!.toLowerCase() === name) return answer.headers[i + 1];
       return undefined;
     };
-    const encoding = named('content-encoding')?.trim().toLowerCase();
+    const plan = this.plan(faults, exchange, named('content-type'), named('content-encoding'));
+    if (plan.error) {
+      const { status, headers, body } = plan.error;
+      // The upstream's answer is let go (read to its end, so its connection can be used again).
+      answer.body.resume();
+      return { status, reason: STATUS_CODES[status], headers: Object.entries(headers).flat(), body: Readable.from([Buffer.from(body)]) };
+    }
+    const { framing } = exchange.upstream.profile;
+    return { ...answer, ...(plan.beforeHead && { beforeHead: plan.beforeHead }), ...(plan.transform && { body: Readable.from(plan.transform(eventsOf(answer.body, framing))) }) };
+  }
+
+  /**
+   * What `faults` do to an answer of this content type and coding: an error in its place, or a
+   * held-back head and a transform of its events. Marks the exchange with the faults applied (a
+   * stream fault does nothing to an answer that is not a stream).
+   */
+  private plan(faults: Fault[], exchange: Exchange, contentType: string | undefined, encoding: string | undefined): { error?: ErrorAnswer; beforeHead?: BeforeHead; transform?: EventTransform } {
+    const { profile } = exchange.upstream;
+    const [first] = faults;
+    if (first!.kind === 'rate-limit' || first!.kind === 'server-error' || first!.kind === 'overloaded') {
+      this.injected(exchange, faults);
+      return { error: this.errorAnswer(first!.kind, profile) };
+    }
+    const coding = encoding?.trim().toLowerCase();
     // Events are found in the bytes as sent: an encoded stream's cannot be seen.
-    const streamed = profile.framing.isStream(named('content-type')) && (!encoding || encoding === 'identity');
+    const streamed = profile.framing.isStream(contentType) && (!coding || coding === 'identity');
     const shaped = streamed ? streamFaults(faults, profile.framing) : undefined;
     const beforeHead = this.headFault(faults, exchange.res);
-    const applied = [...(beforeHead ? [first!] : []), ...(shaped?.applied ?? [])];
-    if (applied.length === 0) return answer;
-    this.injected(exchange, applied);
-    return { ...answer, ...(beforeHead && { beforeHead }), ...(shaped && { body: Readable.from(shaped.transform(eventsOf(answer.body, profile.framing))) }) };
+    const applied = [...(beforeHead ? faults.filter((f) => f.kind === 'timeout' || f.kind === 'slow-first-byte') : []), ...(shaped?.applied ?? [])];
+    if (applied.length > 0) this.injected(exchange, applied);
+    return { beforeHead, transform: shaped?.transform };
   }
 
   /** What holds the head back: `timeout` (until the client gives up, at most --upstream-timeout) or `slow-first-byte`. */

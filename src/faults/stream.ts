@@ -62,10 +62,19 @@ export function streamFaults(faults: readonly Fault[], framing: StreamFraming): 
 export function breakJson(event: Uint8Array): Uint8Array | undefined {
   const text = Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('utf8');
   const found = /^data: ?([{[].*)$/m.exec(text);
-  if (!found) return undefined;
+  if (!found || !isJson(found[1]!)) return undefined;
   const value = found[1]!;
   const start = found.index + found[0].length - value.length;
   return Buffer.from(text.slice(0, start) + value.slice(0, Math.ceil(value.length / 2)) + text.slice(start + value.length));
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
