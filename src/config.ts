@@ -57,6 +57,10 @@ export interface Config {
   wsAudio: WsAudio;
   /** Replay: how long a WebSocket session waits for the client's next recorded frame. */
   wsIdleTimeoutMs: number;
+  /** Fault rules applied from the start (--faults), as src/faults/rules.ts checked them. */
+  faults: FaultRuleSet | undefined;
+  /** Seconds that replayed and injected answers give in retry-after (--replay-retry-after); undefined leaves them as they are. */
+  replayRetryAfter: number | undefined;
 }
 
 /** One upstream as the command line gives it (--upstream, --provider, --upstream-key). */
@@ -70,6 +74,25 @@ export interface UpstreamSetting {
   prefixed: boolean;
   /** The environment variable holding the key the proxy sends this upstream (--upstream-key); read at start, never kept here. */
   keyVariable?: string;
+}
+
+/** One fault rule, as `--faults` and `PUT /_proxy/faults` give it (docs/faults.md). */
+export interface FaultRule {
+  /** One fault or several, as `x-cassette-fault` gives them: `rate-limit`, `slow-first-byte=500,drop-after=3`. */
+  fault: string;
+  /** The share of matching requests faulted, 0 to 1. */
+  rate: number;
+  /** The request path (no query) exactly, or a prefix ending in `*`. */
+  path?: string;
+  /** The upstream's name (`openai`). */
+  upstream?: string;
+  method?: string;
+}
+
+/** Fault rules with the seed that makes the choice of requests reproducible. */
+export interface FaultRuleSet {
+  rules: FaultRule[];
+  seed: number;
 }
 
 /** Checks an upstream base URL; returns a problem to report, or the parsed URL. */

@@ -28,7 +28,10 @@ export type ErrorCode =
   | 'origin_not_allowed'
   | 'mode_locked'
   | 'internal_error'
-  | 'recordings_unsaved';
+  | 'recordings_unsaved'
+  | 'rate_limit_exceeded'
+  | 'server_error'
+  | 'overloaded';
 
 interface ErrorKind {
   status: number;
@@ -70,6 +73,10 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   internal_error: { status: 500, retry: false },
   // Not an answer to a request: the library's close() rejects with it (the command exits 1).
   recordings_unsaved: { status: 500, retry: false },
+  // Injected faults (src/faults/): retryable, as the provider's own 429, 500 and 503 are to its SDKs.
+  rate_limit_exceeded: { status: 429, retry: true },
+  server_error: { status: 500, retry: true },
+  overloaded: { status: 503, retry: true },
 };
 
 export class ProxyError extends Error {

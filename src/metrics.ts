@@ -73,6 +73,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly faultsInjected = new Counter({
+    name: 'cassette_proxy_faults_injected_total',
+    help: 'Faults injected into answers (x-cassette-fault, /_proxy/faults, --faults), by fault',
+    labelNames: ['fault'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cassette_proxy_' });
   }

@@ -56,3 +56,24 @@ export function splitEvents(body: Uint8Array): Uint8Array[] {
   if (start < body.length) parts.push(body.subarray(start));
   return parts;
 }
+
+/** What ends a complete stream: an event whose `data` is one of `data`, or whose `event` type is one of `event`. */
+export interface FinalEvents {
+  data?: readonly string[];
+  event?: readonly string[];
+}
+
+/** A test for the final event of a stream. */
+export function finalEventTest({ data = [], event = [] }: FinalEvents): (bytes: Uint8Array) => boolean {
+  if (data.length === 0 && event.length === 0) return () => false;
+  return (bytes) => {
+    for (const line of Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8').split(/\r\n|\r|\n/)) {
+      const colon = line.indexOf(':');
+      if (colon < 0) continue;
+      const field = line.slice(0, colon);
+      const value = line.slice(colon + 1).replace(/^ /, '');
+      if ((field === 'data' && data.includes(value)) || (field === 'event' && event.includes(value))) return true;
+    }
+    return false;
+  };
+}

@@ -6,11 +6,13 @@
  *   POST /_proxy/rewind   {} or {"cassette"}: replay positions back to the start (guarded, allowed under --lock-mode)
  *   GET /_proxy/metrics    Prometheus text
  *   GET /_proxy/cassettes  each cassette in use, with its counts and unsaved interactions
+ *   GET /_proxy/faults     the fault rules at work; PUT sets them, DELETE clears them (guarded, refused under --lock-mode)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cassettePath } from '../storage/names.js';
 import { ProxyError, asProxyError } from '../errors.js';
 import { sendError, type ErrorRenderer } from '../http/respond.js';
+import type { FaultRuleSet } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { MODES, type Mode } from '../mode.js';
 import { readBody } from '../read-body.js';
@@ -56,6 +58,8 @@ export interface AdminContext {
   cassettes(): CassetteSummary[];
   /** How the admin API's errors look: as the default upstream's API shapes them, so one client reads both. */
   errors: ErrorRenderer;
+  /** The fault rules (src/faults/): `set` checks its JSON and throws an `invalid_request` ProxyError for bad rules. */
+  faults: { current(): FaultRuleSet | undefined; set(value: unknown): FaultRuleSet; clear(): void };
 }
 
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AdminContext): Promise<void> {
@@ -79,11 +83,21 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
         return void res.end(await ctx.metrics.registry.metrics());
       case 'GET /_proxy/cassettes':
         return json(res, 200, { cassettes: ctx.cassettes() });
+      case 'GET /_proxy/faults':
+        return json(res, 200, ctx.faults.current() ?? NO_FAULTS);
+      case 'PUT /_proxy/faults':
+        // Faults change every answer a client gets: a change like a mode switch, refused under --lock-mode.
+        authorize(req, ctx);
+        return json(res, 200, ctx.faults.set(jsonBody(await readBody(req, 64 * 1024), '{"rules":[{"fault":"rate-limit","rate":0.1}],"seed":42}')));
+      case 'DELETE /_proxy/faults':
+        authorize(req, ctx);
+        ctx.faults.clear();
+        return json(res, 200, NO_FAULTS);
       default: {
-        const known = ['health', 'mode', 'metrics', 'cassettes', 'rewind'].some((p) => route.endsWith(`${ADMIN_PREFIX}${p}`));
+        const known = ['health', 'mode', 'metrics', 'cassettes', 'rewind', 'faults'].some((p) => route.endsWith(`${ADMIN_PREFIX}${p}`));
         throw known
           ? new ProxyError('method_not_allowed', `${route} is not supported; the admin API is described in docs/operations.md`)
-          : new ProxyError('not_found', `no admin endpoint ${route}; there are /_proxy/health, /_proxy/mode, /_proxy/rewind, /_proxy/metrics and /_proxy/cassettes`);
+          : new ProxyError('not_found', `no admin endpoint ${route}; there are /_proxy/health, /_proxy/mode, /_proxy/rewind, /_proxy/metrics, /_proxy/cassettes and /_proxy/faults`);
       }
     }
   } catch (err) {
@@ -111,16 +125,21 @@ function parseChange(body: Buffer, cassetteDir: string): ModeChange {
   return checkChange(objectBody(body, ['mode', 'cassette'], 'only "mode" and "cassette" can change', '{"mode": "replay"} or {"mode": "record", "cassette": "name"}'), cassetteDir);
 }
 
+/** What GET /_proxy/faults answers when no rules are at work. */
+const NO_FAULTS = { rules: [], seed: null };
+
 /** An admin request's JSON object body, with no field but `fields`; throws the ProxyError that says what is wrong. */
 function objectBody(body: Buffer, fields: readonly string[], onlyThese: string, example: string): Record<string, unknown> {
-  let value: unknown;
+  return checkObject(jsonBody(body, example), fields, onlyThese);
+}
+
+function jsonBody(body: Buffer, example: string): unknown {
   try {
     // Fatal: a byte that is not UTF-8 would otherwise become U+FFFD, and a cassette name another one.
-    value = JSON.parse(UTF8.decode(body));
+    return JSON.parse(UTF8.decode(body));
   } catch {
     throw new ProxyError('invalid_request', `the body must be JSON such as ${example}`);
   }
-  return checkObject(value, fields, onlyThese);
 }
 
 function checkObject(value: unknown, fields: readonly string[], onlyThese: string): Record<string, unknown> {

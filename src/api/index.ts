@@ -64,6 +64,10 @@ export interface ProxyOptions {
   wsAudio?: 'full' | 'digest';
   /** Seconds. */
   wsIdleTimeout?: number;
+  /** A JSON file of fault rules applied from the start (see docs/faults.md). */
+  faults?: string;
+  /** Seconds that replayed answers and injected rate-limit faults give in retry-after. */
+  replayRetryAfter?: number;
 }
 
 /** Kebab-case flag names to camelCase, so that the compiler checks ProxyOptions against the flag table. */

@@ -7,6 +7,7 @@
  * or a malformed command line): loading it costs a long-running proxy about 6 MB of resident memory
  * (its help layout loads string-width, which builds an Intl.Segmenter and Unicode property tables).
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { InferredOptionTypes, Options } from 'yargs';
 import yargsParser from 'yargs-parser';
@@ -15,10 +16,11 @@ import { redactKeyProblem } from '../redact/marker.js';
 import { credentialInName } from '../redact/secrets.js';
 import { HEADER_NAME } from '../cassette/go.js';
 import { cassettePath } from '../storage/names.js';
-import type { Config } from '../config.js';
+import type { Config, FaultRuleSet } from '../config.js';
 import { parseJsonPath, type JsonPath } from '../json-path.js';
 import { MODES, MODE_POLICY, ON_MISS, REPLAY_LATENCIES, REPLAY_POLICIES, WS_AUDIO, type Mode } from '../mode.js';
-import { ProxyError } from '../errors.js';
+import { ProxyError, describeCause } from '../errors.js';
+import { checkRuleSet } from '../faults/rules.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { openai } from '../providers/openai.js';
 import { PROFILES } from '../providers/registry.js';
@@ -133,6 +135,14 @@ export const FLAGS = {
     type: 'string',
     default: '30',
     describe: `Replay, WebSocket sessions: seconds the client may stay silent while the recording waits for its next frame, above 0 and at most ${MAX_SECONDS} (then an error event and close 1008)`,
+  },
+  faults: {
+    type: 'string',
+    describe: 'JSON file of fault rules applied from the start, {"rules":[{"fault":"rate-limit","rate":0.1,"path":"/v1/chat/completions"}],"seed":42} (see docs/faults.md); a file that cannot be read or holds bad rules stops the start',
+  },
+  'replay-retry-after': {
+    type: 'string',
+    describe: `Seconds, 0 or more and at most ${MAX_SECONDS}: the retry-after (and retry-after-ms) that replayed answers and injected rate-limit faults give, so a test of the retry path does not wait what production asked`,
   },
 } satisfies Record<string, Options>;
 
@@ -382,6 +392,8 @@ export function configFrom(args: FlagValues): Config {
   if (keyProblem) bad('redact-key', keyProblem);
   const wsAudio = oneOf('ws-audio', args['ws-audio'], WS_AUDIO);
   const wsIdleTimeout = seconds('ws-idle-timeout', args['ws-idle-timeout'], 0.001);
+  const faultsFile = args.faults;
+  const replayRetryAfter = args['replay-retry-after'] === undefined ? undefined : seconds('replay-retry-after', args['replay-retry-after'], 0);
 
   return {
     mode,
@@ -413,5 +425,28 @@ export function configFrom(args: FlagValues): Config {
     headersTimeoutMs: headersTimeout * 1000,
     wsAudio,
     wsIdleTimeoutMs: wsIdleTimeout * 1000,
+    faults: faultsFile === undefined ? undefined : faultRules(faultsFile),
+    replayRetryAfter,
   };
+}
+
+/** The rules of a --faults file, read once at start (a bad one stops the start, as a bad flag does). */
+function faultRules(file: string): FaultRuleSet {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return bad('faults', `cannot read ${file}: ${describeCause(err)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return bad('faults', `${file} is not JSON: ${describeCause(err)}`);
+  }
+  try {
+    return checkRuleSet(value);
+  } catch (err) {
+    return bad('faults', `${file}: ${describeCause(err)}`);
+  }
 }

@@ -55,6 +55,8 @@ export class Exchange {
   nearest: NearAnswer | undefined = undefined;
   /** The copy of its bytes once it completed, when its mode records; the recorder takes it. */
   capture: Capture | undefined = undefined;
+  /** The faults injected into its answer (src/faults/), as its log line shows them: a faulted exchange is never recorded. */
+  fault: string | undefined = undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -67,17 +69,29 @@ export class Exchange {
 }
 
 /**
- * The header that names a request's cassette. The proxy takes it off the request as it reads it:
- * it is then neither forwarded, nor matched, nor recorded.
+ * The header that names a request's cassette. The proxy takes it (and FAULT_HEADER) off the request
+ * as it reads it: it is then neither forwarded, nor matched, nor recorded.
  */
 export const CASSETTE_HEADER = 'x-cassette';
 
+/** The header that asks for faults in a request's answer (src/faults/); taken off the same way. */
+export const FAULT_HEADER = 'x-cassette-fault';
+
 /** The `x-cassette` value of a request (repeated ones joined), taken off the request; undefined when it gives none. */
 export function takeCassetteHeader(req: IncomingMessage): string | undefined {
-  const value = req.headers[CASSETTE_HEADER];
+  return takeHeader(req, CASSETTE_HEADER);
+}
+
+/** The `x-cassette-fault` value of a request (repeated ones joined), taken off the request; undefined when it gives none. */
+export function takeFaultHeader(req: IncomingMessage): string | undefined {
+  return takeHeader(req, FAULT_HEADER);
+}
+
+function takeHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
   if (value === undefined) return undefined;
-  delete req.headers[CASSETTE_HEADER];
+  delete req.headers[name];
   const raw = req.rawHeaders;
-  for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i]!.toLowerCase() === CASSETTE_HEADER) raw.splice(i, 2);
+  for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i]!.toLowerCase() === name) raw.splice(i, 2);
   return Array.isArray(value) ? value.join(',') : value;
 }

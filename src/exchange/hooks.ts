@@ -3,6 +3,8 @@
  * composed. A feature (redaction, a matching normaliser, a provider's quirk, fault injection) is one
  * module exporting a Feature; the composition root (server/) registers it. The points, in the order
  * an exchange meets them:
+ *   onArrival      every exchange, once its cassette and upstream are known (faults choose here,
+ *                  in arrival order)
  *   beforeMatch    replay: a request prepared for matching, on both sides alike: each recorded
  *                  request (once, when its cassette loads) and each incoming one
  *   beforeReplay   replay: the recorded answer about to be sent (a fault may replace it)
@@ -37,11 +39,24 @@ export interface MatchPreparation {
   text?: (text: string) => string;
 }
 
+/**
+ * When an answer's head goes out, besides its own timing (a recording's pacing, the upstream's
+ * arrival). Called just before the head would be sent; the head waits for it to resolve. Rejecting
+ * closes the connection with no answer at all; the rejection is the exchange's failure.
+ */
+export type BeforeHead = () => Promise<void>;
+
 /** A recorded answer about to be replayed. */
 export interface Reply {
   interaction: Interaction;
   /** How it was found, for the `x-cassette-match` header: `exact`, or `nearest; …`. */
   match: string;
+  beforeHead?: BeforeHead;
+  /**
+   * A streamed answer's events as they are to be sent, made from the recorded ones (as paced):
+   * events may be changed, delayed or left out; a throw cuts the stream there.
+   */
+  events?: (recorded: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
 }
 
 /** An upstream's answer about to be relayed: its head, hop-by-hop headers left out, and its body. */
@@ -50,7 +65,9 @@ export interface UpstreamAnswer {
   reason: string | undefined;
   /** [name, value, name, value, …] as they will be sent. */
   headers: string[];
+  /** What is relayed; a hook's stream that fails cuts the answer there. */
   body: Readable;
+  beforeHead?: BeforeHead;
 }
 
 export type InteractionHook = (interaction: NewInteraction, exchange: Exchange) => NewInteraction;
@@ -59,8 +76,11 @@ export type RespondHook = (answer: UpstreamAnswer, exchange: Exchange) => Upstre
 /** Changes the request in place (`headers`, `rawHeaders` and `url` alike) and returns it. */
 export type ForwardHook = (req: IncomingMessage, exchange: Exchange) => IncomingMessage;
 
+export type ArrivalHook = (exchange: Exchange) => void;
+
 /** One feature's hooks, each optional. */
 export interface Feature {
+  onArrival?: ArrivalHook;
   afterCapture?: InteractionHook;
   beforeSave?: InteractionHook;
   beforeMatch?: MatchPreparation;
@@ -70,6 +90,7 @@ export interface Feature {
 }
 
 export class Hooks {
+  readonly onArrival: ArrivalHook | undefined;
   readonly afterCapture: InteractionHook | undefined;
   readonly beforeSave: InteractionHook | undefined;
   readonly beforeMatch: MatchPreparation;
@@ -78,6 +99,8 @@ export class Hooks {
   readonly beforeRespond: RespondHook | undefined;
 
   constructor(features: readonly Feature[]) {
+    const arrivals = features.map((f) => f.onArrival).filter((hook) => hook !== undefined);
+    this.onArrival = arrivals.length <= 1 ? arrivals[0] : (exchange) => arrivals.forEach((hook) => hook(exchange));
     this.afterCapture = chain(features.map((f) => f.afterCapture));
     this.beforeSave = chain(features.map((f) => f.beforeSave));
     this.beforeReplay = chain(features.map((f) => f.beforeReplay));

@@ -11,7 +11,7 @@ import https from 'node:https';
 import { Readable, type Duplex } from 'node:stream';
 import { ProxyError, asProxyError, describeCause } from '../errors.js';
 import type { Exchange } from '../exchange/exchange.js';
-import type { Hooks } from '../exchange/hooks.js';
+import type { Hooks, UpstreamAnswer } from '../exchange/hooks.js';
 import { HOP_BY_HOP, rawHeaderValues } from '../http/headers.js';
 import { announcedTrailers, carriesTrailers, sendableTrailers } from '../http/trailers.js';
 import type { Logger } from '../log.js';
@@ -249,21 +249,43 @@ export class Forwarder {
 
     const problem = unrelayable(proxyRes);
     if (problem) return this.fail(call, this.invalidResponse(call, problem));
-    let headers: string[] = [];
+    const headers: string[] = [];
     const raw = proxyRes.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
     }
-    let status = proxyRes.statusCode!;
-    let reason = proxyRes.statusMessage;
-    let body: Readable = proxyRes;
-    if (this.hooks.beforeRespond) ({ status, reason, headers, body } = this.hooks.beforeRespond({ status, reason, headers, body }, exchange));
+    let answer: UpstreamAnswer = { status: proxyRes.statusCode!, reason: proxyRes.statusMessage, headers, body: proxyRes };
+    if (this.hooks.beforeRespond) answer = this.hooks.beforeRespond(answer, exchange);
+    const { beforeHead } = answer;
+    if (!beforeHead) return this.relay(call, answer, headersAt);
+    beforeHead().then(
+      () => this.guarded(req, () => this.relay(call, answer, headersAt)),
+      (err: unknown) =>
+        this.guarded(req, () => {
+          // No answer at all: the connection is closed (sendError then finds nothing left to answer).
+          res.destroy();
+          this.fail(call, asProxyError(err));
+        }),
+    );
+  }
+
+  /** Sends the answer's head and pipes its body to the client (copying the upstream's, when recording). */
+  private relay(call: UpstreamCall, { status, reason, headers, body }: UpstreamAnswer, headersAt: bigint): void {
+    const { exchange, proxyRes } = call;
+    const { req, res } = exchange;
+    if (call.settled || res.destroyed || !proxyRes) {
+      // The client left while the head waited.
+      if (body !== proxyRes) body.destroy();
+      return;
+    }
     call.relayed = body;
     // `Trailer` is hop-by-hop: announced again for this connection when it can carry the trailers,
     // which follow the body (registered before the pipe, so they are added before it ends the answer).
     const trailers = announcedTrailers(rawHeaderValues(proxyRes.rawHeaders, 'trailer'));
     if (trailers.length > 0 && carriesTrailers(req, status) && !rawHeaderValues(headers, 'content-length').length) headers.push('Trailer', trailers.join(', '));
     proxyRes.once('end', () => this.guarded(req, () => res.addTrailers(sendableTrailers(proxyRes.rawTrailers))));
+    // A hook's stream that fails cuts the answer, as an upstream that broke off would.
+    if (body !== proxyRes) body.once('error', (err) => this.guarded(req, () => this.fail(call, asProxyError(err))));
     try {
       res.writeHead(status, reason, headers);
     } catch (err) {

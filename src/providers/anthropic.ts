@@ -6,7 +6,7 @@
  */
 import type { ProxyError } from '../errors.js';
 import type { RenderedError } from '../http/respond.js';
-import { STREAMS, type ProviderProfile } from './profile.js';
+import { streams, type ProviderProfile } from './profile.js';
 
 /** Anthropic's `error.type` for each status it answers; any other 4xx is invalid_request_error, 5xx api_error. */
 const ERROR_TYPES: Readonly<Record<number, string>> = {
@@ -27,7 +27,7 @@ export const anthropic: ProviderProfile = {
   key: { header: 'x-api-key', prefix: '', replaces: { headers: ['authorization'], params: [] } },
   credentialHeaders: ['x-api-key'],
   credentialParams: [],
-  framing: STREAMS,
+  framing: streams({ event: ['message_stop'] }),
   renderError(error: ProxyError): RenderedError {
     const type = ERROR_TYPES[error.status] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error');
     return {

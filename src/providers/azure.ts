@@ -4,8 +4,8 @@
  * Microsoft Entra token in Authorization). Its clients are OpenAI's SDKs (`AzureOpenAI`), which
  * read OpenAI's error shape and obey `x-should-retry`.
  */
-import { renderOpenAIError } from './openai.js';
-import { STREAMS, type ProviderProfile } from './profile.js';
+import { OPENAI_FINAL_EVENTS, renderOpenAIError } from './openai.js';
+import { streams, type ProviderProfile } from './profile.js';
 
 export const azure: ProviderProfile = {
   name: 'azure',
@@ -15,6 +15,6 @@ export const azure: ProviderProfile = {
   key: { header: 'api-key', prefix: '', replaces: { headers: ['authorization'], params: [] } },
   credentialHeaders: ['api-key'],
   credentialParams: [],
-  framing: STREAMS,
+  framing: streams(OPENAI_FINAL_EVENTS),
   renderError: renderOpenAIError,
 };

@@ -7,7 +7,7 @@
  */
 import type { ProxyError } from '../errors.js';
 import type { RenderedError } from '../http/respond.js';
-import { STREAMS, type ProviderProfile } from './profile.js';
+import { streams, type ProviderProfile } from './profile.js';
 
 /** Google's canonical status name for each HTTP status the proxy answers with. */
 const STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -33,7 +33,7 @@ export const gemini: ProviderProfile = {
   key: { header: 'x-goog-api-key', prefix: '', replaces: { headers: [], params: ['key'] } },
   credentialHeaders: ['x-goog-api-key'],
   credentialParams: ['key'],
-  framing: STREAMS,
+  framing: streams({}),
   renderError(error: ProxyError): RenderedError {
     const status = STATUS_NAMES[error.status] ?? (error.status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION');
     return {

@@ -6,7 +6,7 @@
  */
 import type { ErrorCode, ProxyError } from '../errors.js';
 import type { RenderedError } from '../http/respond.js';
-import { STREAMS, type ProviderProfile } from './profile.js';
+import { streams, type ProviderProfile } from './profile.js';
 
 /** OpenAI's `error.type` for each of the proxy's codes. */
 const ERROR_TYPES: Record<ErrorCode, string> = {
@@ -34,7 +34,14 @@ const ERROR_TYPES: Record<ErrorCode, string> = {
   mode_locked: 'invalid_request_error',
   internal_error: 'proxy_error',
   recordings_unsaved: 'proxy_error',
+  // As OpenAI types its own (a request-rate limit is `requests`).
+  rate_limit_exceeded: 'requests',
+  server_error: 'server_error',
+  overloaded: 'server_error',
 };
+
+/** Chat Completions streams end with `data: [DONE]`, Responses streams with their last event. */
+export const OPENAI_FINAL_EVENTS = { data: ['[DONE]'], event: ['response.completed', 'response.failed', 'response.incomplete'] };
 
 /** OpenAI's error shape; Azure OpenAI's clients (the same SDKs) read it too. */
 export function renderOpenAIError(error: ProxyError): RenderedError {
@@ -54,7 +61,18 @@ export const openai: ProviderProfile = {
   // The key goes in Authorization, which redact/secrets.ts knows for every API.
   credentialHeaders: ['openai-organization', 'openai-project'],
   credentialParams: [],
-  framing: STREAMS,
+  framing: streams(OPENAI_FINAL_EVENTS),
+  rateLimitHeaders: (seconds) => {
+    const reset = `${seconds}s`;
+    return {
+      'x-ratelimit-limit-requests': '500',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': reset,
+      'x-ratelimit-limit-tokens': '200000',
+      'x-ratelimit-remaining-tokens': '0',
+      'x-ratelimit-reset-tokens': reset,
+    };
+  },
   renderError: renderOpenAIError,
   // The Realtime API's error event; the Responses API's WebSocket mode uses the same `error` object
   // and echoes the client's `stream_id`.

@@ -8,7 +8,7 @@
 import type { ProxyError } from '../errors.js';
 import type { ErrorRenderer } from '../http/respond.js';
 import { isAwsEventStream, MessageBoundaries, splitMessages } from '../eventstream.js';
-import { EventBoundaries, isEventStream, splitEvents } from '../sse.js';
+import { EventBoundaries, finalEventTest, isEventStream, splitEvents, type FinalEvents } from '../sse.js';
 
 /** How a streamed answer is cut into events: recording times each event, replay sends them one by one. */
 export interface StreamFraming {
@@ -18,33 +18,43 @@ export interface StreamFraming {
   boundaries(): { scan(chunk: Uint8Array, onEnd: (endIndex: number) => void): void };
   /** A whole recorded body cut into its events, every byte kept. */
   split(body: Uint8Array): Uint8Array[];
+  /** Whether an event is the one that ends a complete stream (`data: [DONE]`, `response.completed`, `message_stop`). */
+  isFinal(event: Uint8Array): boolean;
 }
 
-/** Server-sent events (OpenAI, Anthropic, Gemini with `alt=sse`). */
-export const SSE: StreamFraming = { isStream: isEventStream, boundaries: () => new EventBoundaries(), split: splitEvents };
+/** Server-sent events whose complete streams end with one of `final` (OpenAI, Anthropic, Gemini with `alt=sse`). */
+export function sseFraming(final: FinalEvents): StreamFraming {
+  return { isStream: isEventStream, boundaries: () => new EventBoundaries(), split: splitEvents, isFinal: finalEventTest(final) };
+}
 
-/** AWS event stream messages (Bedrock), binary. */
-export const AWS_EVENT_STREAM: StreamFraming = { isStream: isAwsEventStream, boundaries: () => new MessageBoundaries(), split: splitMessages };
+/** AWS event stream messages (Bedrock), binary; no final message is known (the stream simply ends). */
+export const AWS_EVENT_STREAM: StreamFraming = { isStream: isAwsEventStream, boundaries: () => new MessageBoundaries(), split: splitMessages, isFinal: () => false };
 
 /**
- * Either of them, whichever API the upstream is: the Content-Type says whether an answer is a
- * stream, its first byte which kind. An AWS message begins with its length, whose first byte is 0
- * for any message under 16 MiB (the format's limit); SSE is text, which never begins with a NUL.
+ * SSE whose complete streams end with one of `final`, or AWS event stream messages, whichever the
+ * upstream sends: the Content-Type says whether an answer is a stream, its first byte which kind. An
+ * AWS message begins with its length, whose first byte is 0 for any message under 16 MiB (the
+ * format's limit); SSE is text, which never begins with a NUL.
  */
-export const STREAMS: StreamFraming = {
-  isStream: (contentType) => SSE.isStream(contentType) || AWS_EVENT_STREAM.isStream(contentType),
-  boundaries() {
-    let chosen: ReturnType<StreamFraming['boundaries']> | undefined;
-    return {
-      scan(chunk, onEnd) {
-        if (chunk.length === 0) return;
-        chosen ??= (chunk[0] === 0 ? AWS_EVENT_STREAM : SSE).boundaries();
-        chosen.scan(chunk, onEnd);
-      },
-    };
-  },
-  split: (body) => (body[0] === 0 ? AWS_EVENT_STREAM : SSE).split(body),
-};
+export function streams(final: FinalEvents): StreamFraming {
+  const sse = sseFraming(final);
+  const kind = (first: number | undefined): StreamFraming => (first === 0 ? AWS_EVENT_STREAM : sse);
+  return {
+    isStream: (contentType) => sse.isStream(contentType) || AWS_EVENT_STREAM.isStream(contentType),
+    boundaries() {
+      let chosen: ReturnType<StreamFraming['boundaries']> | undefined;
+      return {
+        scan(chunk, onEnd) {
+          if (chunk.length === 0) return;
+          chosen ??= kind(chunk[0]).boundaries();
+          chosen.scan(chunk, onEnd);
+        },
+      };
+    },
+    split: (body) => kind(body[0]).split(body),
+    isFinal: (event) => kind(event[0]).isFinal(event),
+  };
+}
 
 /** How an API takes a key: where the proxy puts one (--upstream-key), and where else an app may have put one, which the proxy removes. */
 export interface KeyPlacement {
@@ -76,6 +86,8 @@ export interface ProviderProfile extends ErrorRenderer {
    * shape; `clientEvent`: the client's event that caused it, when it was JSON.
    */
   renderSocketError?(error: ProxyError, clientEvent: Record<string, unknown> | undefined): string;
+  /** The rate-limit headers this API sends with a 429 whose limits reset in `seconds`, besides retry-after. */
+  rateLimitHeaders?(seconds: number): Record<string, string>;
 }
 
 /** Where a request goes: a provider's API at a base URL, whose path (if any) prefixes every request path. */

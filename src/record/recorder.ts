@@ -30,9 +30,10 @@ export class Recorder {
    */
   record(exchange: Exchange): void {
     const { capture } = exchange;
-    if (!capture) return;
     // The store keeps the interaction as YAML: the copy's bytes need not live as long as the exchange.
     exchange.capture = undefined;
+    // An answer a fault changed is not the upstream's behaviour: it is never saved.
+    if (!capture || exchange.fault !== undefined) return;
     const cassette = this.store.file(exchange.file);
     try {
       let interaction = toInteraction(capture);

@@ -76,12 +76,22 @@ export interface ReplaySettings {
   onStream?: () => () => void;
 }
 
-/** Sends `reply` (its `match` goes in MATCH_HEADER); `framing`: how the exchange's provider frames a streamed answer. */
-export async function sendRecorded(res: ServerResponse, { interaction, match }: Reply, framing: StreamFraming, { pacing, onStream }: ReplaySettings): Promise<void> {
+/**
+ * Sends `reply` (its `match` goes in MATCH_HEADER), its head once its `beforeHead` resolved, its
+ * events as its `events` makes them; `framing`: how the exchange's provider frames a streamed answer.
+ */
+export async function sendRecorded(res: ServerResponse, reply: Reply, framing: StreamFraming, { pacing, onStream }: ReplaySettings): Promise<void> {
+  const { interaction, match } = reply;
   const { response } = interaction;
   const paced = pacing.latency === 'recorded';
   // Absolute deadlines, so that timer lateness does not add up over a long stream.
   if (paced) await waitUntil(performance.now() + (parseDuration(response.duration) ?? 0) / 1e6 / pacing.speed);
+  if (reply.beforeHead) {
+    await reply.beforeHead().catch((err: unknown) => {
+      res.destroy();
+      throw err;
+    });
+  }
   const headersAt = performance.now();
 
   const { headers: recorded, body, trailers, statusMessage, events } = prepare(interaction, framing);
@@ -105,13 +115,21 @@ export async function sendRecorded(res: ServerResponse, { interaction, match }: 
   res.flushHeaders();
   if (onStream) res.once('close', onStream());
   const offsets = paced ? interaction[EXTENSION_KEY]?.event_offsets_ms : undefined;
-  for (const [i, event] of events.entries()) {
-    const offset = offsets?.[i];
-    if (offset !== undefined) await waitUntil(headersAt + offset / pacing.speed);
+  const source = pacedEvents(events, offsets, headersAt, pacing.speed);
+  for await (const event of reply.events ? reply.events(source) : source) {
     if (res.destroyed) return;
     if (!res.write(event)) await drainOrClose(res);
   }
   res.end();
+}
+
+/** The recorded events, each at its recorded offset (divided by `speed`) after the head when there are offsets. */
+async function* pacedEvents(events: Uint8Array[], offsets: number[] | undefined, headersAt: number, speed: number): AsyncGenerator<Uint8Array> {
+  for (const [i, event] of events.entries()) {
+    const offset = offsets?.[i];
+    if (offset !== undefined) await waitUntil(headersAt + offset / speed);
+    yield event;
+  }
 }
 
 /** Waits for room in the socket, or for the client to leave; leaves no listener behind either way. */

@@ -23,6 +23,7 @@ export function logExchange(exchange: Exchange, log: Logger, metrics: Metrics): 
     cassette: displayPath(exchange.file),
     upstream: exchange.upstream.name,
     ...(error && { error: error.code, detail: error.message }),
+    ...(exchange.fault !== undefined && { fault: exchange.fault }),
     ...(nearest && { nearest: { interaction: nearest.interaction.id, diffs: nearest.differences.length, differences: nearest.differences } }),
   };
   if (outcome === 'error' || outcome === 'miss') log.warn(line, outcome === 'miss' ? 'no recording matches' : 'exchange failed');

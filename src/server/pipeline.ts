@@ -33,6 +33,7 @@ export class Pipeline {
 
   /** Answers the exchange; rejects with the ProxyError its client is to get. */
   async run(exchange: Exchange): Promise<void> {
+    this.hooks.onArrival?.(exchange);
     const { req } = exchange;
     const { maxBody } = this.config;
     const policy = MODE_POLICY[exchange.mode];

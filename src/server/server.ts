@@ -14,6 +14,7 @@ import { FsStorage } from '../storage/fs.js';
 import { CassetteStore } from '../storage/store.js';
 import type { Config } from '../config.js';
 import { Hooks, type Feature } from '../exchange/hooks.js';
+import { FaultInjection } from '../faults/injection.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { upstreamKeys, upstreamKeysFromEnv } from '../forward/upstream-key.js';
 import type { Logger } from '../log.js';
@@ -62,14 +63,16 @@ export interface RunningProxy {
 
 /**
  * `features`: hooks registered on top of the built-in ones (exchange/hooks.ts), after
- * --match-normalize and before redaction, which always runs last.
+ * --match-normalize and fault injection, and before redaction, which always runs last.
  */
 export async function startProxy(config: Config, log: Logger, metrics = new Metrics(), features: readonly Feature[] = []): Promise<RunningProxy> {
+  const faults = new FaultInjection({ rules: config.faults, replayRetryAfter: config.replayRetryAfter, upstreamTimeoutMs: config.upstreamTimeoutMs }, metrics);
   const { keys, unset } = upstreamKeysFromEnv(config.upstreams);
   // Named, never valued: a mode switched to forwarding sends these upstreams the app's own key.
   if (unset.length > 0) log.warn({ upstreamKeys: unset }, 'the variables of these --upstream-key settings are not set: requests forwarded to them carry the key the app sent');
   const hooks = new Hooks([
     normalization(config.matchNormalize),
+    faults.feature,
     ...features,
     ...(keys.size > 0 ? [upstreamKeys(keys)] : []),
     redaction(new Redactor({ headers: config.redactHeaders, bodyFields: config.redactBodyFields, key: config.redactKey })),
@@ -109,6 +112,7 @@ export async function startProxy(config: Config, log: Logger, metrics = new Metr
     metrics,
     cassettes: () => usage.cassettes(),
     errors: router.primary.profile,
+    faults,
   };
   const inFlight = new InFlight();
   const handler = new ExchangeHandler({ browserGuard, admin, state, names, router, pipeline, inFlight, log, metrics });

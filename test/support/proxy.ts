@@ -51,6 +51,8 @@ export async function startTestProxy(t: TestContext, overrides: Partial<Config> 
     headersTimeoutMs: 30_000,
     wsAudio: 'full',
     wsIdleTimeoutMs: 30_000,
+    faults: undefined,
+    replayRetryAfter: undefined,
     ...overrides,
   };
   const proxy = await startProxy(config, log, undefined, features);

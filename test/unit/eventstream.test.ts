@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MessageBoundaries, splitMessages } from '../../src/eventstream.js';
-import { STREAMS } from '../../src/providers/profile.js';
+import { streams } from '../../src/providers/profile.js';
+
+const STREAMS = streams({ event: ['message_stop'] });
 import { eventStreamMessage } from '../support/fake-anthropic.js';
 
 const messages = [eventStreamMessage({ ':event-type': 'chunk' }, '{"bytes":"eyJ0eXBlIjoibWVzc2FnZV9zdGFydCJ9"}'), eventStreamMessage({ ':event-type': 'chunk' }, '{}'), eventStreamMessage({ ':message-type': 'event' }, 'x'.repeat(300))];

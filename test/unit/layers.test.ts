@@ -15,7 +15,7 @@ function layer(file: string): number {
   if (top !== undefined && !top.endsWith('.ts')) {
     // Storage sits above the format (cassette) and below everything that records, replays or rewrites cassettes.
     if (top === 'storage') return STORAGE_LAYER;
-    const layers: Record<string, number> = { cassette: 1, redact: 2, match: 2, record: 2, forward: 3, replay: 3, admin: 3, server: 4, cli: 5, api: 5 };
+    const layers: Record<string, number> = { cassette: 1, redact: 2, match: 2, record: 2, faults: 2, forward: 3, replay: 3, admin: 3, server: 4, cli: 5, api: 5 };
     // HTTP plumbing sits on the kernel; on the format sit the provider profiles, then the exchange and its hook points.
     Object.assign(layers, { http: 0.5, providers: 1.6, exchange: 1.8 });
     const found = layers[top];
