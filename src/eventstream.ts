@@ -4,6 +4,7 @@
  * headers' length, a checksum, headers, payload and a checksum). Record mode times each message as
  * it arrives, replay sends them one by one; only boundaries are found, bytes are never changed.
  */
+import { splitWith } from './sse.js';
 
 export function isAwsEventStream(contentType: string | string[] | undefined): boolean {
   const value = Array.isArray(contentType) ? contentType[0] : contentType;
@@ -46,12 +47,5 @@ export class MessageBoundaries {
 
 /** Splits a whole body into its messages; a trailing partial message comes last. */
 export function splitMessages(body: Uint8Array): Uint8Array[] {
-  const parts: Uint8Array[] = [];
-  let start = 0;
-  new MessageBoundaries().scan(body, (end) => {
-    parts.push(body.subarray(start, end));
-    start = end;
-  });
-  if (start < body.length) parts.push(body.subarray(start));
-  return parts;
+  return splitWith(body, new MessageBoundaries());
 }

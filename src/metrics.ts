@@ -72,7 +72,6 @@ export class Metrics {
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
-
   readonly faultsInjected = new Counter({
     name: 'cassette_proxy_faults_injected_total',
     help: 'Faults injected into answers (x-cassette-fault, /_proxy/faults, --faults), by fault',

@@ -47,9 +47,14 @@ export class EventBoundaries {
 
 /** Splits a whole SSE body into its events, each with its blank line; a trailing partial event comes last. */
 export function splitEvents(body: Uint8Array): Uint8Array[] {
+  return splitWith(body, new EventBoundaries());
+}
+
+/** Splits a whole body where `boundaries` finds each unit's end (an SSE event, an AWS message); a trailing partial unit comes last. */
+export function splitWith(body: Uint8Array, boundaries: { scan(chunk: Uint8Array, onEnd: (end: number) => void): void }): Uint8Array[] {
   const parts: Uint8Array[] = [];
   let start = 0;
-  new EventBoundaries().scan(body, (end) => {
+  boundaries.scan(body, (end) => {
     parts.push(body.subarray(start, end));
     start = end;
   });
