@@ -99,7 +99,8 @@ function headerMap(raw: readonly string[], skip: ReadonlySet<string>): HeaderMap
 function formOf(url: URL, method: string, headers: HeaderMap, body: Buffer): FormMap {
   const form: FormMap = {};
   const add = (params: URLSearchParams): void => params.forEach((value, name) => (form[name] ??= []).push(value));
-  add(url.searchParams);
+  // Reading searchParams builds a URLSearchParams: most recorded URLs have no query.
+  if (url.search) add(url.searchParams);
   const type = headers['Content-Type']?.[0] ?? '';
   if (FORM_METHODS.has(method) && type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     add(new URLSearchParams(body.toString('utf8')));

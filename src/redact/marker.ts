@@ -8,7 +8,7 @@
  * Cassettes written before digests hold the bare `[REDACTED]`, which matched any value; it still
  * does (see `holdsBareMarker`).
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { canonicalJson } from '../json-path.js';
 
 /** The marker of recordings made before digests, and of log lines (which need no matching). */
@@ -46,7 +46,9 @@ export function redactKeyProblem(key: string): string | undefined {
  * JSON value, lone UTF-16 surrogates included, and keeps the string "5" apart from the number 5.
  */
 export function digestMarker(key: string = DEFAULT_REDACT_KEY): Mark {
-  return (value) => `[REDACTED:hmac-sha256:${createHmac('sha256', key).update(canonicalJson(value), 'utf8').digest('hex').slice(0, DIGEST_DIGITS)}]`;
+  // A KeyObject made once: given the string, createHmac would turn it into a key on every call.
+  const secret = createSecretKey(key, 'utf8');
+  return (value) => `[REDACTED:hmac-sha256:${createHmac('sha256', secret).update(canonicalJson(value), 'utf8').digest('hex').slice(0, DIGEST_DIGITS)}]`;
 }
 
 const MARK = String.raw`\[REDACTED(?::hmac-sha256:[0-9a-f]{${DIGEST_DIGITS}}|:credential)?\]`;

@@ -13,6 +13,9 @@ export function logExchange(exchange: Exchange, log: Logger, metrics: Metrics): 
   const outcome: Outcome = error || !res.writableFinished ? (exchange.outcome === 'miss' ? 'miss' : 'error') : (exchange.outcome ?? 'forwarded');
   metrics.countExchange(exchange.mode, outcome, exchange.upstream.name);
   const { nearest } = exchange;
+  const warn = outcome === 'error' || outcome === 'miss' || nearest !== undefined;
+  // At --log-level warn an exchange that went well logs nothing: its line is not built either.
+  if (!warn && !log.isLevelEnabled('info')) return;
   const line = {
     method: req.method,
     path: pathForLog(req.url),
