@@ -4,9 +4,12 @@
  * input_audio_buffer.append (kept) and .commit → input_audio_buffer.committed;
  * conversation.item.create → conversation.item.created; response.create → response.created, then
  * audio deltas (`response.output_audio.delta`) when the session's output modalities say audio,
- * a function call when the session has tools and no function output came yet, text deltas
- * (`response.output_text.delta`) otherwise, and response.done. `/v1/responses` (WebSocket mode):
- * response.create → response.created, response.output_text.delta ×2, response.completed, each
+ * a function call when the session has tools and no function output came yet
+ * (response.output_item.added with a `function_call` item, response.function_call_arguments.delta
+ * ×2 and .done with a fresh `call_id` each session, response.output_item.done), text deltas
+ * (`response.output_text.delta`, quoting the last function output) otherwise, and response.done.
+ * A function_call_output whose call_id it never made gets an `error` event, as the real server checks.
+ * `/v1/responses` (WebSocket mode): response.create → response.created, response.output_text.delta ×2, response.completed, each
  * echoing the request's `stream_id`. Test-only events steer faults: `test.close` (close with a
  * code), `test.huge` (a frame of `bytes`), `test.bad_utf8` (a text frame that is not UTF-8).
  */
@@ -71,6 +74,8 @@ export class FakeRealtime {
     if (realtime) send({ type: 'session.created', session });
     let audioBytes = 0;
     let answeredCall = false;
+    const calls = new Set<string>();
+    const toolOutputs: string[] = [];
     let responses = 0;
     // Events are handled one at a time, in order, like the real server.
     let chain = Promise.resolve();
@@ -95,7 +100,12 @@ export class FakeRealtime {
           case 'input_audio_buffer.commit':
             return send({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: `item_audio_${n}` });
           case 'conversation.item.create':
-            if (event.item?.type === 'function_call_output') answeredCall = true;
+            if (event.item?.type === 'function_call_output') {
+              // The real server checks that the output answers a call it made.
+              if (!calls.has(event.item.call_id)) return send({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_call_id', message: `no function call with call_id ${event.item.call_id}`, param: 'item.call_id', event_id: event.event_id ?? null } });
+              answeredCall = true;
+              toolOutputs.push(event.item.output);
+            }
             return send({ type: 'conversation.item.created', previous_item_id: null, item: { ...event.item, id: event.item?.id ?? `item_${n}_${seq}`, status: 'completed' } });
           case 'response.create': {
             const id = `resp_${n}_${++responses}`;
@@ -110,15 +120,24 @@ export class FakeRealtime {
             send({ type: 'response.created', response: { id, object: 'realtime.response', status: 'in_progress' } });
             const item = `item_out_${n}_${responses}`;
             if (session.tools?.length && !answeredCall) {
-              const tool = session.tools[0];
-              send({ type: 'response.function_call_arguments.done', response_id: id, item_id: item, output_index: 0, call_id: `call_${n}`, name: tool.name, arguments: '{"city":"Paris"}' });
-              return send({ type: 'response.done', response: { id, object: 'realtime.response', status: 'completed', output: [{ id: item, type: 'function_call', call_id: `call_${n}`, name: tool.name, arguments: '{"city":"Paris"}' }] } });
+              // A function call as documented: the item added, its arguments streamed then done, the item done, response.done.
+              const call = { id: item, object: 'realtime.item', type: 'function_call', call_id: `call_${n}_${randomBytes(4).toString('hex')}`, name: session.tools[0].name };
+              const args = '{"city":"Paris"}';
+              calls.add(call.call_id);
+              send({ type: 'response.output_item.added', response_id: id, output_index: 0, item: { ...call, status: 'in_progress', arguments: '' } });
+              for (const delta of [args.slice(0, 8), args.slice(8)]) {
+                if (gapMs) await sleep(gapMs);
+                send({ type: 'response.function_call_arguments.delta', response_id: id, item_id: item, output_index: 0, call_id: call.call_id, delta });
+              }
+              send({ type: 'response.function_call_arguments.done', response_id: id, item_id: item, output_index: 0, call_id: call.call_id, name: call.name, arguments: args });
+              send({ type: 'response.output_item.done', response_id: id, output_index: 0, item: { ...call, status: 'completed', arguments: args } });
+              return send({ type: 'response.done', response: { id, object: 'realtime.response', status: 'completed', output: [{ ...call, status: 'completed', arguments: args }], usage: { total_tokens: 20 } } });
             }
             const audio = session.output_modalities?.includes('audio');
             for (let i = 0; i < 3; i++) {
               if (gapMs) await sleep(gapMs);
               if (audio) send({ type: 'response.output_audio.delta', response_id: id, item_id: item, output_index: 0, content_index: 0, delta: Buffer.alloc(4800, 0x11 * (i + 1)).toString('base64') });
-              else send({ type: 'response.output_text.delta', response_id: id, item_id: item, output_index: 0, content_index: 0, delta: ['Hel', 'lo', audioBytes ? ` (${audioBytes} bytes heard)` : '!'][i] });
+              else send({ type: 'response.output_text.delta', response_id: id, item_id: item, output_index: 0, content_index: 0, delta: ['Hel', 'lo', audioBytes ? ` (${audioBytes} bytes heard)` : toolOutputs.length ? ` (the tool said ${toolOutputs.at(-1)})` : '!'][i] });
             }
             return send({ type: 'response.done', response: { id, object: 'realtime.response', status: 'completed', output: [], usage: { total_tokens: 12 } } });
           }
