@@ -18,7 +18,7 @@ const BIN = path.join(repo, 'dist', 'src', 'cli', 'main.js');
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 /** Rounds of the scenarios that load 50,000 interactions or send a 200 MiB body: their spread is small, their cost large. */
 const LARGE_REPS = Math.max(1, REPS - 2);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 /** The large request body of the body-large scenario, in MiB (BENCH_BODY_MIB=500 for the figure; the default limit is 512). */
 const BODY_MIB = Number(process.env.BENCH_BODY_MIB ?? 200);
 /** BENCH_ONLY=sse,replay runs only the scenarios whose names are listed. */
