@@ -157,7 +157,7 @@ const USAGE =
   '$0 inspect <cassette…>   one line per interaction (model, stream, tokens, size) and totals\n' +
   '$0 prune --usage <json>  remove the interactions a replay run never used (GET /_proxy/cassettes)\n' +
   '$0 merge <out> <in…>     combine cassettes (e.g. one per replica), exact duplicates dropped\n\n' +
-  'A recording reverse proxy for the OpenAI API that reads and writes go-vcr cassettes.\n' +
+  'A recording reverse proxy for LLM APIs (OpenAI, Azure, Anthropic, Gemini) that reads and writes go-vcr cassettes.\n' +
   'Every flag can also be set as CASSETTE_PROXY_<FLAG>, e.g. CASSETTE_PROXY_UPSTREAM.';
 
 /**
