@@ -14,7 +14,9 @@ import { freePort, memoryMb, resetPeak, runJson, startJson, startServer, type Se
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const js = (name: string): string => path.join(here, `${name}.js`);
-const BIN = path.join(repo, 'dist', 'src', 'cli', 'main.js');
+const binOf = (checkout: string): string => path.join(path.resolve(checkout), 'dist', 'src', 'cli', 'main.js');
+/** BENCH_BIN=<another built checkout>: measures that build's proxy with this harness (the same scenarios, the same load). */
+const BIN = binOf(process.env.BENCH_BIN ?? repo);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 /** Rounds of the scenarios that load 50,000 interactions or send a 200 MiB body: their spread is small, their cost large. */
 const LARGE_REPS = Math.max(1, REPS - 2);
@@ -24,6 +26,11 @@ const BODY_MIB = Number(process.env.BENCH_BODY_MIB ?? 200);
 /** BENCH_ONLY=sse,replay runs only the scenarios whose names are listed. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const only = (name: string): boolean => !ONLY || ONLY.includes(name);
+/**
+ * BENCH_VERSUS=<another built checkout>: the record scenario measures that build's proxy too, taking
+ * turns with this one, so that a change is compared with the build before it in one run.
+ */
+const VERSUS = process.env.BENCH_VERSUS;
 
 interface Load {
   rps: number;
@@ -99,8 +106,8 @@ async function healthWatch(base: string, what: string): Promise<{ stop(): Promis
   };
 }
 
-async function proxy(mode: string, upstream: string, dir: string, extra: string[] = []): Promise<Server> {
-  return startServer([BIN, '--port', '0', '--mode', mode, '--upstream', upstream, '--cassette-dir', dir, ...extra]);
+async function proxy(mode: string, upstream: string, dir: string, extra: string[] = [], bin = BIN): Promise<Server> {
+  return startServer([bin, '--port', '0', '--mode', mode, '--upstream', upstream, '--cassette-dir', dir, ...extra]);
 }
 
 async function repeat<T>(n: number, run: () => Promise<T>): Promise<T[]> {
@@ -164,9 +171,9 @@ async function main(): Promise<void> {
   const upstream = await startServer([js('upstream')]);
   const chat = (base: string) => `${base}/v1/chat/completions`;
   const sseUrl = (base: string, events = 100, spacing = 5) => `${base}/v1/sse?events=${events}&spacing=${spacing}`;
-  const ours = (name: string, mode: string, dir: () => Promise<string>, extra: string[] = []): Contender => ({
+  const ours = (name: string, mode: string, dir: () => Promise<string>, extra: string[] = [], bin = BIN): Contender => ({
     name,
-    start: async () => proxy(mode, mode === 'replay' ? 'http://127.0.0.1:9' : upstream.url, await dir(), extra),
+    start: async () => proxy(mode, mode === 'replay' ? 'http://127.0.0.1:9' : upstream.url, await dir(), extra, bin),
     runs: [],
   });
   const rps = (runs: Load[]) => runs.map((r) => r.rps);
@@ -297,6 +304,7 @@ async function main(): Promise<void> {
       const recorded = ours('record', 'record', tempDir);
       const warn = ['--log-level', 'warn'];
       const breakdown = only('record') ? [ours('passthrough, --log-level warn', 'passthrough', tempDir, warn), ours('passthrough', 'passthrough', tempDir), ours('record, --log-level warn', 'record', tempDir, warn)] : [];
+      if (VERSUS) breakdown.push(ours(`record, ${path.basename(VERSUS)}'s build`, 'record', tempDir, [], binOf(VERSUS)));
       await takeTurns([bare, recorded, ...breakdown], underLoad(chat, 1e9));
       recordRuns = recorded.runs;
       row({ scenario: 'Record, non-streamed, 32 connections', metric: 'throughput', ours: rps(recordRuns), baseline: rps(bare.runs), baselineName: 'bare http-proxy', compare: 'ratio', target: { op: '>=', value: 0.8 }, unit: 'req/s' });
@@ -580,8 +588,8 @@ async function report(elapsedMs: number): Promise<void> {
   const machine = `${os.cpus().length} cores, ${os.cpus()[0]?.model.trim()}, Node ${process.version}, ${REPS} runs per figure`;
   const table = [print(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(print)].join('\n');
   process.stdout.write(`\n${machine}\n\n${table}\n\n${targeted.filter((r) => r.pass).length}/${targeted.length} targets met in ${(elapsedMs / 1000).toFixed(0)} s\n`);
-  // A partial run (BENCH_ONLY) never replaces the full table that later runs compare against.
-  if (ONLY) return;
+  // A partial run (BENCH_ONLY), or one of another build, never replaces the full table that later runs compare against.
+  if (ONLY || process.env.BENCH_BIN || VERSUS) return;
   await writeFile(path.join(repo, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, results }, null, 2)}\n`);
 }
 

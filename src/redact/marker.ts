@@ -48,8 +48,26 @@ export function redactKeyProblem(key: string): string | undefined {
 export function digestMarker(key: string = DEFAULT_REDACT_KEY): Mark {
   // A KeyObject made once: given the string, createHmac would turn it into a key on every call.
   const secret = createSecretKey(key, 'utf8');
-  return (value) => `[REDACTED:hmac-sha256:${createHmac('sha256', secret).update(canonicalJson(value), 'utf8').digest('hex').slice(0, DIGEST_DIGITS)}]`;
+  // The same few credentials arrive on every request, and an HMAC costs more than the rest of
+  // redacting a request's headers: recent markers are kept (in memory only, bounded).
+  const recent = new Map<string, string>();
+  return (value) => {
+    const text = canonicalJson(value);
+    let marker = recent.get(text);
+    if (marker === undefined) {
+      marker = `[REDACTED:hmac-sha256:${createHmac('sha256', secret).update(text, 'utf8').digest('hex').slice(0, DIGEST_DIGITS)}]`;
+      if (text.length <= MAX_REMEMBERED_LENGTH) {
+        if (recent.size >= MAX_REMEMBERED) recent.clear();
+        recent.set(text, marker);
+      }
+    }
+    return marker;
+  };
 }
+
+/** Markers remembered per key, and the longest value remembered: enough for every credential of a busy sidecar, little memory. */
+const MAX_REMEMBERED = 1024;
+const MAX_REMEMBERED_LENGTH = 1024;
 
 const MARK = String.raw`\[REDACTED(?::hmac-sha256:[0-9a-f]{${DIGEST_DIGITS}}|:credential)?\]`;
 /** A marker alone, or after an authorization scheme (`Bearer [REDACTED:…]`). */

@@ -38,6 +38,21 @@ test('digest(a) == digest(b) exactly when a == b, for the default key and a team
   );
 });
 
+test('a remembered marker is the one a fresh marker function gives: one function used for thousands of values (5 and "5", keys in any order, its memory turning over)', () => {
+  const key = 'a-team-key-of-some-length';
+  const shared = digestMarker(key);
+  const value = fc.oneof(text, fc.jsonValue(), text.map((a) => [a]), fc.integer().chain((n) => fc.constantFrom<unknown>(n, String(n))));
+  fc.assert(
+    fc.property(fc.array(value, { minLength: 1, maxLength: 8 }), (values) => {
+      for (const v of values) assert.equal(shared(v), digestMarker(key)(v), JSON.stringify(v));
+    }),
+    { numRuns: 1500 },
+  );
+  const ab = { a: 1, b: [2, 'x'] };
+  assert.equal(shared(ab), shared({ b: [2, 'x'], a: 1 }));
+  assert.notEqual(shared(5), shared('5'));
+});
+
 test('under --redact-body-field, two requests match exactly when the redacted prompts are equal, and the recording holds the prompt nowhere (nor the answer quoting it)', () => {
   const redactor = new Redactor({ bodyFields: [parseJsonPath('messages[*].content') as JsonPath] });
   const viewer = new RequestViewer({ ignore: [], headers: [], prepare: new Hooks([redaction(redactor)]).beforeMatch });
