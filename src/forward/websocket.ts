@@ -20,6 +20,10 @@ import type { WsAudio } from '../mode.js';
 import { FrameLog } from '../record/frames.js';
 import { pathForLog } from '../redact/secrets.js';
 
+/** Bytes waiting to be written to one side above which the other side is no longer read, and below which it is read again. */
+const RELAY_HIGH_WATER = 1 << 20;
+const RELAY_LOW_WATER = 1 << 18;
+
 /** Completes a client's handshake (choosing `protocol`, if any); undefined when the handshake failed. */
 export type AcceptClient = (req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string | undefined) => Promise<WebSocket | undefined>;
 
@@ -113,8 +117,11 @@ export class WebSocketRelay {
       upstreamWs.once('open', () => {
         opened = true;
         socket.off('close', clientGone);
+        // Nothing more is read from the upstream until the client can take it (see pipe).
+        upstreamWs.pause();
         void this.accept(req, socket, head, upstreamWs.protocol || undefined).then((client) => {
           if (!client) {
+            upstreamWs.resume();
             upstreamWs.close(1001, 'client handshake failed');
             return resolve({ complete: false, frames: { client: 0, server: 0 }, ended: 'client handshake failed' });
           }
@@ -139,30 +146,50 @@ export class WebSocketRelay {
             }
             resolve(end);
           }, reject);
-        }, reject);
+        }, (err: unknown) => {
+          // No client session: the upstream one is not left open.
+          upstreamWs.terminate();
+          reject(err);
+        });
       });
     });
   }
 
-  /** Relays frames both ways until both sides closed; counts them and copies them into `log`. */
+  /**
+   * Relays frames both ways until both sides closed; counts them and copies them into `log`. A side
+   * that reads slower than the other sends holds the sender back: reading from the sender stops while
+   * more than RELAY_HIGH_WATER bytes wait to be written to the reader, so TCP slows the sender down
+   * instead of the proxy holding the session in memory.
+   */
   private pipe(client: WebSocket, upstreamWs: WebSocket, early: Early, log: FrameLog | undefined): Promise<SessionEnd> {
     const frames = { client: 0, server: 0 };
     const failed = { client: undefined as string | undefined, server: undefined as string | undefined };
     let ended: string | undefined;
     let cleanClose = false;
-    const forward = (from: 'client' | 'server', to: WebSocket) => (data: RawData, isBinary: boolean) => {
-      const bytes = toBuffer(data);
-      frames[from]++;
-      log?.message(from, bytes, isBinary);
-      if (to.readyState === WebSocket.OPEN) to.send(bytes, { binary: isBinary });
+    const forward = (from: 'client' | 'server', source: WebSocket, to: WebSocket) => {
+      const written = (): void => {
+        if (source.isPaused && to.bufferedAmount <= RELAY_LOW_WATER) source.resume();
+      };
+      return (data: RawData, isBinary: boolean): void => {
+        const bytes = toBuffer(data);
+        frames[from]++;
+        log?.message(from, bytes, isBinary);
+        if (to.readyState !== WebSocket.OPEN) return;
+        to.send(bytes, { binary: isBinary }, written);
+        if (to.bufferedAmount > RELAY_HIGH_WATER) source.pause();
+      };
     };
-    client.on('message', forward('client', upstreamWs));
-    const fromUpstream = forward('server', client);
+    client.on('message', forward('client', client, upstreamWs));
+    const fromUpstream = forward('server', upstreamWs, client);
     for (const [data, isBinary] of early.messages) fromUpstream(data, isBinary);
     upstreamWs.on('message', fromUpstream);
+    // Paused since it opened; resumed now unless the early frames already fill the client's side (then `written` resumes it).
+    if (client.bufferedAmount <= RELAY_HIGH_WATER) upstreamWs.resume();
     client.on('error', (err) => (failed.client ??= describeCause(err)));
     upstreamWs.on('error', (err) => (failed.server ??= describeCause(err)));
     const closed = (from: 'client' | 'server', other: WebSocket) => (code: number, reasonBytes: Buffer) => {
+      // A side held back must read again, or it would never see the close handshake's answer.
+      other.resume();
       const reason = reasonBytes.toString('utf8');
       const failure = failed[from];
       if (ended === undefined) {

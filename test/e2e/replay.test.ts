@@ -205,10 +205,16 @@ test('with --replay-latency recorded a stream keeps its recorded gaps; without i
   const paced = await replayProxy(t, { cassetteDir: recorder.dir, replayLatency: 'recorded' });
   const slow = await rawRequest(`${paced.baseURL}/responses`, call);
   assert.equal(slow.arrivals.length, 8, 'one chunk per event');
-  const replayedGaps = slow.arrivals.slice(1).map((a, i) => a - slow.arrivals[i]!);
-  for (const [i, gap] of replayedGaps.entries()) {
-    assert.ok(Math.abs(gap - recordedGaps[i]!) <= 10, `gap ${i}: replayed ${gap.toFixed(1)} ms, recorded ${recordedGaps[i]!.toFixed(1)} ms`);
+  // Each event comes no earlier than it did when recorded (timers may fire late on a busy machine,
+  // never early), and the whole stream in about the recorded time.
+  for (const [i, arrival] of slow.arrivals.entries()) {
+    const since = arrival - slow.arrivals[0]!;
+    const recorded = offsets[i]! - offsets[0]!;
+    assert.ok(since >= recorded - 5, `event ${i}: replayed after ${since.toFixed(1)} ms, recorded after ${recorded.toFixed(1)} ms`);
   }
+  const took = slow.arrivals.at(-1)! - slow.arrivals[0]!;
+  const recordedTook = offsets.at(-1)! - offsets[0]!;
+  assert.ok(took <= recordedTook + 250, `replayed in ${took.toFixed(1)} ms, recorded in ${recordedTook.toFixed(1)} ms`);
 
   const fast = await replayProxy(t, { cassetteDir: recorder.dir });
   const quick = await rawRequest(`${fast.baseURL}/responses`, call);

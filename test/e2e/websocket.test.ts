@@ -3,13 +3,17 @@
  * replayed by a new proxy with no upstream contact, against a fake that follows the documented events.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { ResponsesWS } from 'openai/resources/responses/ws';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { Config } from '../../src/config.js';
 import { EPHEMERAL_KEY, FakeRealtime } from '../support/fake-realtime.js';
 import { FakeUpstream, makeTestKey } from '../support/fake-upstream.js';
@@ -336,6 +340,51 @@ test('an upstream that refuses the upgrade is answered as it came (401), and an 
   // A close frame ended it: the session is complete and saved, its close with it.
   const cassette = await cassetteWith(proxy, 1);
   assert.deepEqual(cassette.interactions[0].cassette_proxy.websocket.frames.at(-1), { from: 'server', at_ms: cassette.interactions[0].cassette_proxy.websocket.frames.at(-1).at_ms, close_code: 4001, close_reason: 'server says bye' });
+});
+
+test('a client that reads slower than the upstream sends holds the upstream back (backpressure) instead of the proxy buffering the session; then every frame arrives, in order, and the session closes cleanly', async (t) => {
+  const FRAMES = 48;
+  const SIZE = 1 << 20;
+  // An upstream that floods as soon as the client says so, and watches how much it could not send.
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server });
+  let flooding: WebSocket | undefined;
+  const closedUpstream = new Promise<number>((resolve) =>
+    wss.on('connection', (ws) => {
+      flooding = ws;
+      ws.on('close', (code) => resolve(code));
+      ws.once('message', () => {
+        for (let i = 0; i < FRAMES; i++) ws.send(Buffer.alloc(SIZE, i));
+      });
+    }),
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    wss.close();
+    server.close();
+  });
+  const proxy = await startTestProxy(t, { upstream: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), mode: 'passthrough' });
+  const client = rawClient(proxy);
+  await client.opened;
+  client.ws.pause();
+  client.ws.send('go');
+  // The proxy stops reading from the upstream once about 1 MiB waits for the client, so most of
+  // the 48 MiB stays with the upstream for as long as the client does not read (loopback sockets
+  // hold a few MiB at most). Without backpressure the proxy would read it all at once.
+  await eventually(() => assert.ok(flooding && flooding.bufferedAmount > 0));
+  await sleep(1000);
+  const held = flooding!.bufferedAmount;
+  assert.ok(held > 24 * SIZE, `the upstream still holds ${(held / SIZE).toFixed(1)} MiB after 1 s`);
+  client.ws.resume();
+  await eventually(() => assert.equal(client.messages.length, FRAMES), 20_000);
+  for (const [i, frame] of client.messages.entries()) {
+    assert.equal((frame as Buffer).length, SIZE);
+    assert.ok((frame as Buffer)[0] === i && (frame as Buffer)[SIZE - 1] === i, `frame ${i} in order`);
+  }
+  client.ws.close(1000, 'done');
+  assert.deepEqual(await client.closed, { code: 1000, reason: 'done' });
+  assert.equal(await closedUpstream, 1000);
 });
 
 test('hostile frames end their own session only: an oversized or invalid UTF-8 frame from the upstream (client gets 1014), an oversized one from the client (1009, upstream gets 1001); nothing half-done is saved; a bystander HTTP request is served', async (t) => {

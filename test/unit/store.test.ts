@@ -193,7 +193,8 @@ test('an interaction added just as a save ends is saved at once, not left for wh
   const cassette = new CassetteFile(new FsStorage(), path.join(dir, 'c.yaml'), silentLogger());
   // Two hops after the save resolved its interactions: the save has looked at the queue for the last time.
   await Promise.all([cassette.add(interaction('first')), cassette.add(interaction('second'))]);
-  const stuck = new Promise((resolve) => setTimeout(resolve, 5000, 'stuck').unref());
+  // Saved at once takes milliseconds; the bound is for a machine busy with a whole test run.
+  const stuck = new Promise((resolve) => setTimeout(resolve, 30_000, 'stuck').unref());
   assert.equal(await Promise.race([cassette.add(interaction('third')), stuck]), 2);
   assert.equal(cassette.stats().unsaved, 0);
 });
