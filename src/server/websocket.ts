@@ -7,7 +7,7 @@
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { BrowserGuard } from '../admin/browser-guard.js';
 import { ADMIN_PREFIX } from '../admin/routes.js';
 import type { Config } from '../config.js';
@@ -15,14 +15,14 @@ import { ProxyError, asProxyError, describeCause } from '../errors.js';
 import { Exchange } from '../exchange/exchange.js';
 import type { HeaderMap } from '../cassette/types.js';
 import type { Hooks } from '../exchange/hooks.js';
-import { OpenSessions, WebSocketRelay, type SessionEnd } from '../forward/websocket.js';
+import type { OpenSessions, SessionEnd, WebSocketRelay } from '../forward/websocket.js';
 import type { Logger } from '../log.js';
 import type { Metrics, Outcome } from '../metrics.js';
 import { MODE_POLICY } from '../mode.js';
 import type { Recorder } from '../record/recorder.js';
 import { pathForLog } from '../redact/secrets.js';
 import type { Replayer } from '../replay/replayer.js';
-import { replaySession } from '../replay/websocket.js';
+import type { replaySession } from '../replay/websocket.js';
 import { displayPath, type CassetteNames } from '../storage/names.js';
 import type { AdminState } from './admin-state.js';
 import type { InFlight } from './lifecycle.js';
@@ -48,32 +48,47 @@ export interface SessionParts {
 const CHOSEN = Symbol('cassette-proxy.websocketProtocol');
 type UpgradeRequest = IncomingMessage & { [CHOSEN]?: string };
 
-export class WebSocketSessions {
-  private readonly server: WebSocketServer;
-  private readonly relay: WebSocketRelay;
+/** What serves the sessions themselves: the WebSocket library and what uses it. */
+interface Engine {
+  server: WebSocketServer;
+  relay: WebSocketRelay;
   /** Open client sockets, closed with 1001 when shutdown's grace period is over. */
-  private readonly open = new OpenSessions();
+  open: OpenSessions;
+  replaySession: typeof replaySession;
+}
 
-  constructor(private readonly parts: SessionParts) {
-    this.server = new WebSocketServer({
-      noServer: true,
-      maxPayload: parts.config.maxBody,
-      perMessageDeflate: false,
-      handleProtocols: (_offered, req) => (req as UpgradeRequest)[CHOSEN] ?? false,
+export class WebSocketSessions {
+  private engine: Promise<Engine> | undefined;
+  private open: OpenSessions | undefined;
+
+  constructor(private readonly parts: SessionParts) {}
+
+  /**
+   * Loaded at the first upgrade, as http-proxy is at the first forward: most proxies never see a
+   * WebSocket, and the library and its session code hold a few MB from start otherwise.
+   */
+  private load(): Promise<Engine> {
+    this.engine ??= (async () => {
+      const { config, log } = this.parts;
+      const [{ WebSocketServer }, relaying, replaying] = await Promise.all([import('ws'), import('../forward/websocket.js'), import('../replay/websocket.js')]);
+      const server = new WebSocketServer({
+        noServer: true,
+        maxPayload: config.maxBody,
+        perMessageDeflate: false,
+        handleProtocols: (_offered, req) => (req as UpgradeRequest)[CHOSEN] ?? false,
+      });
+      // Errors of a client socket are its session's (each session listens); the server's own are only logged.
+      server.on('error', (err) => log.warn({ err: describeCause(err) }, 'WebSocket server error'));
+      const relay = new relaying.WebSocketRelay({ maxPayload: config.maxBody, upstreamTimeoutMs: config.upstreamTimeoutMs }, (...args) => accept(server, ...args), log);
+      this.open = new relaying.OpenSessions();
+      return { server, relay, open: this.open, replaySession: replaying.replaySession };
+    })().catch((err: unknown) => {
+      // A load that failed (no file descriptor left, say) is tried again by the next session.
+      this.engine = undefined;
+      throw err;
     });
-    // Errors of a client socket are its session's (each session listens); the server's own are only logged.
-    this.server.on('error', (err) => parts.log.warn({ err: describeCause(err) }, 'WebSocket server error'));
-    this.relay = new WebSocketRelay({ maxPayload: parts.config.maxBody, upstreamTimeoutMs: parts.config.upstreamTimeoutMs }, this.accept, parts.log);
+    return this.engine;
   }
-
-  /** Completes a client's handshake; undefined when the library refused it (it answered the client itself). */
-  private readonly accept = (req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string | undefined): Promise<WebSocket | undefined> =>
-    new Promise((resolve) => {
-      if (socket.destroyed) return resolve(undefined);
-      (req as UpgradeRequest)[CHOSEN] = protocol;
-      socket.once('close', () => resolve(undefined));
-      this.server.handleUpgrade(req, socket, head, (ws) => resolve(ws));
-    });
 
   /** The `upgrade` listener. */
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -98,7 +113,7 @@ export class WebSocketSessions {
 
   /** Closes every open session with 1001 (going away): shutdown, after its grace period; such a session is not saved. */
   closeAll(): void {
-    this.open.closeAll();
+    this.open?.closeAll();
   }
 
   private async session(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -110,7 +125,7 @@ export class WebSocketSessions {
     let failure: ProxyError | undefined;
     try {
       exchange.file = await names.resolve(requestedCassette(req) ?? state.cassette);
-      end = await this.run(exchange, socket, head);
+      end = await this.run(exchange, socket, head, await this.load());
     } catch (err) {
       failure = asProxyError(err);
       answerOnSocket(socket, failure, exchange.upstream.profile);
@@ -125,7 +140,7 @@ export class WebSocketSessions {
     }
   }
 
-  private async run(exchange: Exchange, socket: Duplex, head: Buffer): Promise<SessionEnd> {
+  private async run(exchange: Exchange, socket: Duplex, head: Buffer, engine: Engine): Promise<SessionEnd> {
     const { replayer, recorder, config, hooks } = this.parts;
     const policy = MODE_POLICY[exchange.mode];
     const { req } = exchange;
@@ -139,11 +154,11 @@ export class WebSocketSessions {
       const session = found?.kind === 'hit' ? found.interaction.cassette_proxy?.websocket : undefined;
       if (found?.kind === 'hit' && session) {
         exchange.outcome = 'replayed';
-        const client = await this.accept(req, socket, head, req.headers['sec-websocket-protocol']?.split(',')[0]?.trim());
+        const client = await accept(engine.server, req, socket, head, req.headers['sec-websocket-protocol']?.split(',')[0]?.trim());
         if (!client) return { complete: false, frames: { client: 0, server: 0 }, ended: 'client handshake failed' };
-        this.open.add(client);
+        engine.open.add(client);
         try {
-          return await replaySession(client, found.interaction, {
+          return await engine.replaySession(client, found.interaction, {
             cassette: displayPath(exchange.file),
             pacing: { latency: config.replayLatency, speed: config.replaySpeed },
             idleMs: config.wsIdleTimeoutMs,
@@ -152,7 +167,7 @@ export class WebSocketSessions {
             errorEvent: (error, event) => renderSocketError(exchange, error, event),
           });
         } finally {
-          this.open.delete(client);
+          engine.open.delete(client);
         }
       }
       if (!policy.forward) {
@@ -162,7 +177,7 @@ export class WebSocketSessions {
       }
     }
     if (policy.record) await recorder.claim(exchange);
-    const end = await this.relay.relay(exchange, socket, head, this.open, policy.record ? { audio: config.wsAudio, budget: config.maxBody } : undefined);
+    const end = await engine.relay.relay(exchange, socket, head, engine.open, policy.record ? { audio: config.wsAudio, budget: config.maxBody } : undefined);
     exchange.outcome = 'forwarded';
     if (end.capture) {
       exchange.capture = end.capture;
@@ -194,6 +209,16 @@ export class WebSocketSessions {
     if (failure || outcome === 'miss') log.warn(line, 'WebSocket session failed');
     else log.info(line, 'WebSocket session');
   }
+}
+
+/** Completes a client's handshake; undefined when the library refused it (it answered the client itself). */
+function accept(server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string | undefined): Promise<WebSocket | undefined> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve(undefined);
+    (req as UpgradeRequest)[CHOSEN] = protocol;
+    socket.once('close', () => resolve(undefined));
+    server.handleUpgrade(req, socket, head, (ws) => resolve(ws));
+  });
 }
 
 /**
