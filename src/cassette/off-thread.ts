@@ -7,9 +7,7 @@
  * way. A file up to OFF_THREAD_BYTES is parsed in place (a worker costs tens of milliseconds to
  * start). A broken cassette fails before the first batch, with parseCassetteBytes' error (the line
  * and column of a YAML error); a worker that fails itself (out of memory, say) is a
- * cassette_unavailable error: the next request tries again. A worker that finished waits a while
- * for the next cassette: loads come in runs (a suite's first requests), and a warm worker parses
- * faster than a new one, whose parser starts cold.
+ * cassette_unavailable error: the next request tries again.
  */
 import { Worker } from 'node:worker_threads';
 import { ProxyError } from '../errors.js';
@@ -35,33 +33,23 @@ export async function* cassetteBatches(bytes: Uint8Array, file: string, threshol
     yield parseCassetteBytes(bytes, file).interactions;
     return;
   }
-  const worker = takeWorker();
-  // Between two cassettes the worker is in a clean state: after one it sent whole, or refused.
-  let reusable = false;
+  const worker = new Worker(new URL('./parse-worker.js', import.meta.url));
   const answers: WorkerAnswer[] = [];
   let wake: (() => void) | undefined;
   const arrive = (answer: WorkerAnswer): void => {
     answers.push(answer);
     wake?.();
   };
-  const failed = (err: Error): void => arrive({ failed: err.message });
-  const exited = (code: number): void => arrive({ failed: `it stopped (exit code ${code})` });
   worker.on('message', arrive);
-  worker.on('error', failed);
-  worker.on('exit', exited);
+  worker.once('error', (err) => arrive({ failed: err.message }));
+  worker.once('exit', (code) => arrive({ failed: `it stopped (exit code ${code})` }));
   try {
     worker.postMessage({ bytes, file, batch: BATCH } satisfies WorkerTask);
     for (;;) {
       while (answers.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       const answer = answers.shift()!;
-      if ('done' in answer) {
-        reusable = true;
-        return;
-      }
-      if ('invalid' in answer) {
-        reusable = true;
-        throw new ProxyError('cassette_invalid', answer.invalid);
-      }
+      if ('done' in answer) return;
+      if ('invalid' in answer) throw new ProxyError('cassette_invalid', answer.invalid);
       if ('failed' in answer) {
         throw new ProxyError('cassette_unavailable', `cassette-proxy replay: cassette ${file} could not be parsed just now (the worker parsing it failed: ${answer.failed}); the next request reads it again`);
       }
@@ -70,42 +58,7 @@ export async function* cassetteBatches(bytes: Uint8Array, file: string, threshol
       yield answer.interactions;
     }
   } finally {
-    // Only this load's listeners: removeAllListeners would also take Node's own, which a reused worker needs.
-    worker.off('message', arrive);
-    worker.off('error', failed);
-    worker.off('exit', exited);
-    // A worker left mid-cassette (its reader stopped, or it failed) is not used again.
-    if (reusable) giveBack(worker);
-    else void worker.terminate();
-  }
-}
-
-/** How long a worker that finished waits for the next cassette before it ends. */
-const WORKER_IDLE_MS = 30_000;
-
-/** Workers waiting for a cassette (one per load that ran at once), each with what ends it. */
-const idle = new Map<Worker, { timer: NodeJS.Timeout; end: () => void }>();
-
-function takeWorker(): Worker {
-  for (const [worker, { timer, end }] of idle) {
-    idle.delete(worker);
-    clearTimeout(timer);
-    worker.off('error', end);
-    worker.off('exit', end);
-    worker.ref();
-    return worker;
-  }
-  return new Worker(new URL('./parse-worker.js', import.meta.url));
-}
-
-function giveBack(worker: Worker): void {
-  const end = (): void => {
-    idle.delete(worker);
+    worker.removeAllListeners();
     void worker.terminate();
-  };
-  // An idle worker never keeps the process alive.
-  worker.unref();
-  worker.on('error', end);
-  worker.on('exit', end);
-  idle.set(worker, { timer: setTimeout(end, WORKER_IDLE_MS).unref(), end });
+  }
 }
