@@ -59,6 +59,7 @@ interface Engine {
 
 export class WebSocketSessions {
   private engine: Promise<Engine> | undefined;
+  /** The engine's open sessions once it loaded, for closeAll, which shutdown calls synchronously. */
   private open: OpenSessions | undefined;
 
   constructor(private readonly parts: SessionParts) {}
